@@ -1,0 +1,70 @@
+"""tf.data pipelines from token ids that were encoded once, up front.
+
+Each batch is padded to its own longest sequence (AG News averages 53 WordPiece tokens; padding
+everything to 256 wastes most of the compute), or to `pad_to` where an accelerator needs static shapes.
+Padding uses id 0, which every tokenizer in tfbert reserves for padding.
+
+The training order of epoch `e` is a pure function of `(seed, e)`, and `e` is read when the epoch's
+iterator starts, from a callable such as `lambda: optimizer.iterations // steps_per_epoch`. So a run
+restored from a checkpoint in the middle of training sees exactly the batches an uninterrupted run sees.
+"""
+from typing import Callable
+
+from tfbert.keras import tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def epoch_order(n: int, seed: int, epoch) -> tf.Tensor:
+    """(n,) int32: a permutation of range(n) that depends only on (seed, epoch)."""
+    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.argsort(tf.random.stateless_uniform([n], seed=key))
+
+
+def _padded(ids: tf.RaggedTensor, pad_to):
+    if pad_to is None:
+        return ids.to_tensor(0)  # (B, longest in batch)
+    return ids.to_tensor(0, shape=[None, pad_to])  # (B, pad_to); longer rows are cut
+
+
+def train_batches(
+    ids: tf.RaggedTensor,
+    labels,
+    batch_size: int,
+    seed: int,
+    epoch: Callable[[], tf.Tensor],
+    pad_to: int | None = None,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
+    """Shuffled (ids (B, T), labels (B,)) batches for one epoch; iterate again for the next epoch.
+
+    Args:
+        ids: (N, None) ragged token ids.
+        labels: (N,) integer labels.
+        batch_size: the global batch size (per-replica batch x replicas).
+        seed: the training seed.
+        epoch: returns the index of the epoch about to start, as a scalar tensor.
+        pad_to: pad every batch to this length instead of its longest row.
+        drop_remainder: drop the last, smaller batch (static batch shape for TPUs).
+    """
+    n = int(ids.nrows())
+    labels = tf.convert_to_tensor(labels)
+    order = tf.data.Dataset.range(1).flat_map(
+        lambda _: tf.data.Dataset.from_tensor_slices(epoch_order(n, seed, epoch()))
+    )
+    batches = order.batch(batch_size, drop_remainder=drop_remainder)
+    batches = batches.map(
+        lambda index: (_padded(tf.gather(ids, index), pad_to), tf.gather(labels, index)),
+        num_parallel_calls=AUTOTUNE,
+    )
+    return batches.prefetch(AUTOTUNE)
+
+
+def eval_batches(
+    ids: tf.RaggedTensor, labels, batch_size: int, pad_to: int | None = None, drop_remainder: bool = False
+) -> tf.data.Dataset:
+    """(ids (B, T), labels (B,)) batches in file order, cached after the first pass."""
+    ds = tf.data.Dataset.from_tensor_slices((ids, tf.convert_to_tensor(labels)))
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(lambda x, y: (_padded(x, pad_to), y), num_parallel_calls=AUTOTUNE)
+    return ds.cache().prefetch(AUTOTUNE)

@@ -1,0 +1,51 @@
+"""In-memory labelled text splits, and the validation split carved from train."""
+import dataclasses
+
+import numpy as np
+
+from tfbert.data.rows import SkippedRows
+
+
+@dataclasses.dataclass
+class Split:
+    texts: list  # N strings
+    labels: np.ndarray  # (N,) int32, 0 .. num_classes - 1
+
+    def __post_init__(self):
+        self.labels = np.asarray(self.labels, dtype=np.int32)
+        if len(self.texts) != len(self.labels):
+            raise ValueError(f"{len(self.texts)} texts but {len(self.labels)} labels")
+
+    def __len__(self):
+        return len(self.texts)
+
+    def take(self, indices):
+        return Split([self.texts[i] for i in indices], self.labels[indices])
+
+
+@dataclasses.dataclass
+class TextClassificationData:
+    """Train / validation / test splits of one task, and where they came from."""
+
+    train: Split
+    validation: Split
+    test: Split
+    class_names: tuple
+    source: str  # a folder or a tfds name, for config.json
+    skipped: SkippedRows = dataclasses.field(default_factory=SkippedRows)
+
+    def sizes(self):
+        return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
+
+
+def carve_validation(train: Split, fraction: float, seed: int = 0) -> tuple[Split, Split]:
+    """Splits `train` into (train, validation) with a fixed seed, independent of the training seed.
+
+    The validation part is what model selection and early stopping look at; the test set is only
+    evaluated once, at the end.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
+    order = np.random.default_rng(seed).permutation(len(train))
+    n_val = max(1, round(fraction * len(train)))
+    return train.take(np.sort(order[n_val:])), train.take(np.sort(order[:n_val]))

@@ -1,0 +1,69 @@
+"""Scores a trained classifier once on the test set, and writes predictions.csv and metrics.json."""
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from tfbert import runs
+from tfbert.keras import keras, tf
+
+
+def predict_proba(model, batches) -> np.ndarray:
+    """(N, C) class probabilities from a logits model, in the batches' order."""
+    logits = model.predict(batches.map(lambda x, y: x), verbose=0)  # (N, C)
+    return tf.nn.softmax(logits).numpy()
+
+
+def accuracy(labels, probabilities) -> float:
+    return float(np.mean(np.argmax(probabilities, axis=-1) == np.asarray(labels)))
+
+
+def cross_entropy(labels, probabilities) -> float:
+    picked = np.asarray(probabilities)[np.arange(len(labels)), np.asarray(labels)]
+    return float(-np.mean(np.log(np.maximum(picked, 1e-12))))
+
+
+def confusion_matrix(labels, predictions, num_classes) -> np.ndarray:
+    """(C, C) counts; row = true class, column = predicted class."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(labels), np.asarray(predictions)), 1)
+    return matrix
+
+
+def count_params(weights) -> int:
+    """Parameters of floating-point weights (SeededDropout's int64 call counters are not parameters)."""
+    return int(sum(np.prod(w.shape) for w in weights if w.dtype.is_floating))
+
+
+def parameter_counts(model: keras.Model) -> dict:
+    return {"trainable_params": count_params(model.trainable_weights), "total_params": count_params(model.weights)}
+
+
+def write_predictions(path, texts, labels, probabilities, class_names):
+    """predictions.csv: index, label, prediction, one probability column per class, text."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["index", "label", "prediction", *[f"p_{name}" for name in class_names], "text"])
+        for i, (text, label, p) in enumerate(zip(texts, labels, probabilities)):
+            writer.writerow([i, int(label), int(np.argmax(p)), *[f"{x:.6f}" for x in p], text])
+
+
+def read_predictions(path) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, predictions) from a predictions.csv."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return np.array([int(r["label"]) for r in rows]), np.array([int(r["prediction"]) for r in rows])
+
+
+def write_test_results(run_dir, split, probabilities, class_names, **extra) -> dict:
+    """Writes predictions.csv and metrics.json (test accuracy and loss, plus `extra`); returns the metrics."""
+    run_dir = Path(run_dir)
+    write_predictions(run_dir / runs.PREDICTIONS, split.texts, split.labels, probabilities, class_names)
+    metrics = {
+        "test_accuracy": accuracy(split.labels, probabilities),
+        "test_loss": cross_entropy(split.labels, probabilities),
+        "test_examples": len(split),
+        **extra,
+    }
+    runs.write_json(run_dir / runs.METRICS, metrics)
+    return metrics

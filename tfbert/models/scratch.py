@@ -1,0 +1,60 @@
+"""The keras-io "text classification with Transformer" model, as a configurable builder.
+
+token ids -> TokenAndPositionEmbedding -> TransformerBlock -> masked mean pooling -> dropout
+-> Dense(relu) -> dropout -> Dense(num_classes) logits. Text becomes ids through a `TextVectorization`
+adapted on the training texts (`build_vectorizer`), applied in the tf.data pipeline, not in the model:
+the model then runs on any device, TPUs included.
+"""
+import dataclasses
+
+from tfbert.keras import keras, tf
+from tfbert.layers import MaskedMeanPooling, SeededDropout, TokenAndPositionEmbedding, TransformerBlock
+
+
+@dataclasses.dataclass
+class ScratchConfig:
+    vocab_size: int = 20_000  # the textbook's; TextVectorization keeps the most frequent words
+    max_length: int = 256  # the textbook's; texts are cut here, batches are padded to their own longest
+    embed_dim: int = 32
+    num_heads: int = 2
+    key_dim: int | None = None  # per head; None = embed_dim // num_heads (the textbook used embed_dim)
+    ff_dim: int = 32
+    dropout: float = 0.1
+    hidden_dim: int = 20  # the head's Dense(20, relu)
+    num_classes: int = 4
+    seed: int = 0  # seeds the dropout streams; weights are seeded by keras.utils.set_random_seed
+
+
+PRESETS = {
+    "textbook": ScratchConfig(),
+    # Deliberately odd sizes, for tests and quick runs: a transposed axis fails loudly.
+    "tiny": ScratchConfig(vocab_size=200, max_length=32, embed_dim=12, num_heads=3, ff_dim=10, hidden_dim=6),
+}
+
+
+def build_vectorizer(config: ScratchConfig, texts) -> keras.layers.TextVectorization:
+    """A TextVectorization adapted on `texts` (train only); it maps text to (B, None) ragged ids, 0 = padding."""
+    vectorizer = keras.layers.TextVectorization(max_tokens=config.vocab_size, ragged=True)
+    vectorizer.adapt(tf.constant(texts), batch_size=1024)
+    return vectorizer
+
+
+def encode(vectorizer, texts, config: ScratchConfig) -> tf.RaggedTensor:
+    """(N, <= max_length) ragged token ids for `texts`."""
+    return vectorizer(tf.constant(texts))[:, : config.max_length]
+
+
+def build_classifier(config: ScratchConfig) -> keras.Model:
+    """(B, T) int token ids -> (B, num_classes) logits."""
+    token_ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
+    padding_mask = tf.not_equal(token_ids, 0)  # (B, T), True at real tokens
+    x = TokenAndPositionEmbedding(config.vocab_size, config.max_length, config.embed_dim)(token_ids)  # (B, T, D)
+    x = TransformerBlock(
+        config.num_heads, config.ff_dim, config.dropout, key_dim=config.key_dim, seed=config.seed
+    )(x, padding_mask=padding_mask)  # (B, T, D)
+    x = MaskedMeanPooling()(x, padding_mask=padding_mask)  # (B, D)
+    x = SeededDropout(config.dropout, seed=config.seed + 2)(x)
+    x = keras.layers.Dense(config.hidden_dim, activation="relu")(x)  # (B, hidden)
+    x = SeededDropout(config.dropout, seed=config.seed + 3)(x)
+    logits = keras.layers.Dense(config.num_classes, name="logits")(x)  # (B, C)
+    return keras.Model(token_ids, logits, name="scratch_transformer")

@@ -1,0 +1,71 @@
+"""AdamW with linear warmup and linear decay, counted in optimizer steps (batches), not examples.
+
+Built from `official.nlp.optimization` (its `AdamWeightDecay` and `WarmUp`). One difference from its
+`create_optimizer`: there the linear decay runs from step 0, so when warmup ends the rate is already
+down to `(1 - warmup/total) * peak`. Here the decay starts when warmup ends, as in BERT fine-tuning
+recipes: the rate rises linearly to `peak_lr` at exactly `warmup_steps`, then falls linearly to
+`end_lr` at `train_steps`.
+
+The textbook passed the number of *examples* where steps are expected, so its warmup never ended and
+its learning rate never exceeded 7.8e-7; `train_steps()` computes the step count from batches.
+"""
+import math
+
+from official.nlp import optimization
+
+from tfbert.keras import keras, register, tf
+
+# Variables whose names contain any of these get no weight decay: biases and LayerNorm scales/offsets
+# (HF names them ".../LayerNorm/...", tf-models-official and tfbert ".../*layer_norm/...").
+NO_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
+
+
+def train_steps(num_examples: int, batch_size: int, epochs: int) -> int:
+    """Optimizer steps in a run: batches per epoch (the last one may be smaller) times epochs."""
+    return math.ceil(num_examples / batch_size) * epochs
+
+
+@register
+class LinearDecayAfterWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """`peak_lr` at `warmup_steps`, falling linearly to `end_lr` at `train_steps` (and staying there)."""
+
+    def __init__(self, peak_lr, train_steps, warmup_steps, end_lr=0.0):
+        if not 0 <= warmup_steps < train_steps:
+            raise ValueError(f"need 0 <= warmup_steps < train_steps, got {warmup_steps} and {train_steps}")
+        self.peak_lr, self.train_steps, self.warmup_steps, self.end_lr = peak_lr, train_steps, warmup_steps, end_lr
+
+    def __call__(self, step):
+        done = (tf.cast(step, tf.float32) - self.warmup_steps) / (self.train_steps - self.warmup_steps)
+        done = tf.clip_by_value(done, 0.0, 1.0)
+        return self.peak_lr + (self.end_lr - self.peak_lr) * done
+
+    def get_config(self):
+        return {
+            "peak_lr": self.peak_lr,
+            "train_steps": self.train_steps,
+            "warmup_steps": self.warmup_steps,
+            "end_lr": self.end_lr,
+        }
+
+
+def create_adamw(peak_lr, train_steps, warmup_steps, weight_decay=0.01, end_lr=0.0):
+    """AdamW (decoupled weight decay, none on `NO_WEIGHT_DECAY` variables) with warmup + linear decay.
+
+    Args:
+        peak_lr: the rate at the end of warmup.
+        train_steps: all optimizer steps of the run (see `train_steps()`).
+        warmup_steps: steps of linear warmup from 0; 0 for none.
+        weight_decay: decoupled weight decay rate.
+        end_lr: the rate at the last step.
+    """
+    schedule = LinearDecayAfterWarmup(peak_lr, train_steps, warmup_steps, end_lr)
+    if warmup_steps:
+        schedule = optimization.WarmUp(peak_lr, decay_schedule_fn=schedule, warmup_steps=warmup_steps)
+    return optimization.AdamWeightDecay(
+        learning_rate=schedule,
+        weight_decay_rate=weight_decay,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-6,
+        exclude_from_weight_decay=list(NO_WEIGHT_DECAY),
+    )

@@ -1,0 +1,101 @@
+"""Keras `fit` with what a long run needs: a progress bar, TensorBoard, resume after a kill,
+the best weights by validation score, optional early stopping, and a history on disk.
+
+    history = train.fit(model, train_batches, validation_batches, run_dir, epochs=10)
+
+Resuming is `BackupAndRestore`: start the same command again and training continues from the last
+finished epoch. What else must survive a kill lives in files, not in memory (see `RunLog`).
+"""
+import time
+from pathlib import Path
+
+from tfbert import runs
+from tfbert.keras import keras
+
+
+def set_seed(seed: int):
+    """Seeds Python, NumPy and TensorFlow (weight initialisation)."""
+    keras.utils.set_random_seed(seed)
+
+
+class RunLog(keras.callbacks.Callback):
+    """Writes history.json after every epoch, keeps the best weights, and stops early.
+
+    Its state is the history file: at the first epoch a process trains (epoch k, k > 0 after
+    BackupAndRestore restored the weights) it drops logged epochs >= k and recomputes the best score and
+    the epochs without improvement from the rest, so a resumed run ends as an uninterrupted one would.
+
+    Args:
+        run_dir: where history.json and best.weights.h5 go.
+        monitor: the logged value that decides the best epoch (higher is better).
+        patience: stop after this many epochs without improvement; None trains every epoch.
+        examples_per_epoch: training examples in an epoch, for examples/s.
+    """
+
+    def __init__(self, run_dir, monitor="val_accuracy", patience=None, examples_per_epoch=None):
+        super().__init__()
+        self.run_dir, self.monitor, self.patience = Path(run_dir), monitor, patience
+        self.examples_per_epoch = examples_per_epoch
+        self.epochs = None  # logged epochs, loaded at the first on_epoch_begin
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.epochs is None:
+            logged = runs.read_json(self.run_dir / runs.HISTORY, default=[])
+            self.epochs = [row for row in logged if row["epoch"] < epoch]
+            if len(self.epochs) != epoch:
+                raise RuntimeError(
+                    f"{self.run_dir / runs.HISTORY} logs {len(self.epochs)} epochs before epoch {epoch}, "
+                    "which the restored backup starts from; delete the run directory and start again"
+                )
+        self._started = self._validation_started = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        self._validation_started = time.perf_counter()  # validation time is not training time
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        train_seconds = (self._validation_started if self._validation_started > self._started else now) - self._started
+        row = {"epoch": epoch, **{key: float(value) for key, value in (logs or {}).items()}}
+        row.update(seconds=now - self._started, train_seconds=train_seconds)
+        if self.examples_per_epoch:
+            row["train_examples_per_second"] = self.examples_per_epoch / train_seconds
+        if self.monitor not in row:
+            raise KeyError(f"RunLog: {self.monitor!r} is not among the logged values {sorted(row)}")
+        best_before = max((r[self.monitor] for r in self.epochs), default=float("-inf"))
+        self.epochs.append(row)
+        if row[self.monitor] > best_before:
+            self.model.save_weights(self.run_dir / runs.BEST_WEIGHTS)
+        runs.write_json(self.run_dir / runs.HISTORY, self.epochs)
+        if self.patience is not None and epoch - self.best_epoch() >= self.patience:
+            self.model.stop_training = True
+
+    def best_epoch(self) -> int:
+        best = max(self.epochs, key=lambda row: row[self.monitor])  # the first of equals
+        return best["epoch"]
+
+
+def fit(model, train_batches, validation_batches, run_dir, epochs, *, patience=None, monitor="val_accuracy",
+        examples_per_epoch=None, verbose=1):
+    """Trains `model` (compiled) and leaves it holding its best weights; returns the history rows.
+
+    Args:
+        model: a compiled Keras model.
+        train_batches: a dataset for one epoch; iterated once per epoch.
+        validation_batches: scored after every epoch; `monitor` picks the best epoch from it.
+        run_dir: the run directory: history.json, best.weights.h5, logs/ (TensorBoard), backup/.
+        epochs: the most epochs to train.
+        patience: early stopping after this many epochs without improvement of `monitor`.
+        examples_per_epoch: training examples per epoch, for examples/s in the history.
+        verbose: Keras' progress bar (1), a line per epoch (2) or silence (0).
+    """
+    run_dir = Path(run_dir)
+    log = RunLog(run_dir, monitor, patience, examples_per_epoch)
+    callbacks = [
+        log,
+        keras.callbacks.TensorBoard(run_dir / "logs"),
+        # Last, so that its backup of epoch k is written after the history and best weights of epoch k.
+        keras.callbacks.BackupAndRestore(run_dir / "backup"),
+    ]
+    model.fit(train_batches, validation_data=validation_batches, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    model.load_weights(run_dir / runs.BEST_WEIGHTS)
+    return log.epochs
