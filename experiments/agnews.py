@@ -62,6 +62,7 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
         model = scratch.build_classifier(config)
         optimizer = optim.create_adamw(args.lr, steps_per_epoch * args.epochs, warmup_steps=steps_per_epoch // 2)
         model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        step = optimizer.iterations  # created here, under the strategy; the data pipeline reads it
     runs.write_json(run_dir / runs.CONFIG, {
         "variant": "scratch", "model_name": f"scratch Transformer ({args.preset})", "model": config,
         "args": vars(args), "data": {"source": data.source, **data.sizes()}, "class_names": data.class_names,
@@ -69,7 +70,7 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
     })
     (run_dir / "vocab.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
 
-    epoch = lambda: optimizer.iterations // steps_per_epoch  # noqa: E731  (read when each epoch starts)
+    epoch = lambda: step // steps_per_epoch  # noqa: E731  (read when each epoch starts, so resumes see the same order)
     train_batches = pipeline.train_batches(train_ids, data.train.labels, batch_size, args.seed, epoch)
     history = train.fit(model, train_batches, pipeline.eval_batches(val_ids, data.validation.labels, batch_size),
                         run_dir, args.epochs, patience=args.patience, examples_per_epoch=len(data.train),

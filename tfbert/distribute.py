@@ -53,8 +53,9 @@ def get_strategy(name: str = "auto", devices=None) -> tf.distribute.Strategy:
         if tf.config.list_physical_devices("GPU"):
             return tf.distribute.MirroredStrategy()
         return tf.distribute.get_strategy()
-    if name == "cpu":
-        return tf.distribute.OneDeviceStrategy("/cpu:0")
+    if name == "cpu":  # not OneDeviceStrategy: BackupAndRestore does not support it
+        tf.config.set_visible_devices([], "GPU")
+        return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(devices)
     if name == "tpu":

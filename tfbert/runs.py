@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 CONFIG, HISTORY, METRICS, PREDICTIONS = "config.json", "history.json", "metrics.json", "predictions.csv"
-BEST_WEIGHTS = "best.weights.h5"
+BEST_WEIGHTS = "best/weights"  # a TF checkpoint prefix (h5 weights do not reload under MirroredStrategy)
 
 
 def write_json(path, value):

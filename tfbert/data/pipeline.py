@@ -21,10 +21,10 @@ def epoch_order(n: int, seed: int, epoch) -> tf.Tensor:
     return tf.argsort(tf.random.stateless_uniform([n], seed=key))
 
 
-def _padded(ids: tf.RaggedTensor, pad_to):
+def _padded(ids: tf.RaggedTensor, pad_to, rows=None):
     if pad_to is None:
         return ids.to_tensor(0)  # (B, longest in batch)
-    return ids.to_tensor(0, shape=[None, pad_to])  # (B, pad_to); longer rows are cut
+    return ids.to_tensor(0, shape=[rows, pad_to])  # (B, pad_to); longer rows are cut
 
 
 def train_batches(
@@ -53,11 +53,14 @@ def train_batches(
         lambda _: tf.data.Dataset.from_tensor_slices(epoch_order(n, seed, epoch()))
     )
     batches = order.batch(batch_size, drop_remainder=drop_remainder)
+    rows = batch_size if drop_remainder else None
     batches = batches.map(
-        lambda index: (_padded(tf.gather(ids, index), pad_to), tf.gather(labels, index)),
+        lambda index: (_padded(tf.gather(ids, index), pad_to, rows), tf.gather(labels, index)),
         num_parallel_calls=AUTOTUNE,
     )
-    return batches.prefetch(AUTOTUNE)
+    # Declared, so Keras knows the epoch's length from the start (progress bar; no probing step past the end).
+    num_batches = n // batch_size if drop_remainder else -(-n // batch_size)
+    return batches.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(AUTOTUNE)
 
 
 def eval_batches(
@@ -66,5 +69,6 @@ def eval_batches(
     """(ids (B, T), labels (B,)) batches in file order, cached after the first pass."""
     ds = tf.data.Dataset.from_tensor_slices((ids, tf.convert_to_tensor(labels)))
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(lambda x, y: (_padded(x, pad_to), y), num_parallel_calls=AUTOTUNE)
+    rows = batch_size if drop_remainder else None
+    ds = ds.map(lambda x, y: (_padded(x, pad_to, rows), y), num_parallel_calls=AUTOTUNE)
     return ds.cache().prefetch(AUTOTUNE)

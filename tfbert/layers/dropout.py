@@ -39,7 +39,8 @@ class SeededDropout(keras.layers.Layer):
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
             return inputs
-        key = tf.stack([tf.constant(self.seed, tf.int64), self.calls.assign_add(1)])
+        with tf.control_dependencies([inputs]):  # advance only when there is data to drop from
+            key = tf.stack([tf.constant(self.seed, tf.int64), self.calls.assign_add(1)])
         return tf.nn.experimental.stateless_dropout(inputs, self.rate, seed=key)
 
     def get_config(self):

@@ -1,0 +1,62 @@
+"""Strategies by name; a mirrored run over two logical CPUs; two workers on 127.0.0.1."""
+import json
+import socket
+
+import pytest
+
+from experiments import agnews
+from tfbert import distribute, runs
+from tfbert.data import ag_news
+from tfbert.keras import tf
+
+from conftest import start_cli
+
+
+def test_an_unknown_strategy_fails_naming_the_choices():
+    with pytest.raises(ValueError, match="unknown strategy 'gpu'; choose one of auto, cpu, mirrored, tpu, multi_worker"):
+        distribute.get_strategy("gpu")
+
+
+def test_tpu_and_multi_worker_fail_at_once_when_their_hardware_or_cluster_is_missing(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(RuntimeError, match="needs TF_CONFIG"):
+        distribute.get_strategy("multi_worker")
+    monkeypatch.setattr(distribute, "_tpu_resolver", lambda: None)
+    with pytest.raises(RuntimeError, match="no TPU found"):
+        distribute.get_strategy("tpu")
+
+
+def test_auto_on_a_machine_without_accelerators_is_the_default_strategy():
+    assert distribute.get_strategy("auto") is tf.distribute.get_strategy()
+    assert distribute.is_chief(distribute.get_strategy("auto"))
+
+
+def test_mirrored_over_two_cpus_trains_with_the_global_batch_split_across_replicas(ag_news_dir, tmp_path):
+    strategy = distribute.get_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
+    args = agnews.parse_args(["--preset", "tiny", "--epochs", "2", "--batch-size", "8", "--verbose", "0"])
+    metrics = agnews.run_scratch(args, ag_news.load(ag_news_dir), strategy, tmp_path)
+    config = runs.read_json(tmp_path / runs.CONFIG)
+    assert (config["replicas"], config["global_batch_size"]) == (2, 16)
+    assert len(runs.read_json(tmp_path / runs.HISTORY)) == 2
+    assert metrics["test_accuracy"] > 0.5  # the synthetic task is easy; chance is 0.25
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_workers_on_this_machine_train_together_and_both_finish(ag_news_dir, tmp_path):
+    workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    processes = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        processes.append(start_cli(  # started together, waited for below
+            "--strategy", "multi_worker", "--preset", "tiny", "--epochs", "2", "--verbose", "0",
+            "--data-dir", ag_news_dir, "--out", tmp_path / f"worker{index}", env={"TF_CONFIG": tf_config}))
+    outputs = [p.communicate(timeout=300) for p in processes]
+    for process, (stdout, stderr) in zip(processes, outputs):
+        assert process.returncode == 0, stderr[-3000:]
+    assert "| scratch |" in outputs[0][0]  # the chief prints the table
+    assert runs.read_json(tmp_path / "worker0" / "scratch" / runs.CONFIG)["replicas"] == 2

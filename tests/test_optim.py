@@ -1,0 +1,46 @@
+"""AdamW + warmup: the rate peaks exactly when warmup ends; bias and LayerNorm get no weight decay."""
+import numpy as np
+import pytest
+
+from tfbert import optim
+from tfbert.keras import tf
+from tfbert.models import scratch
+
+
+def test_steps_are_counted_in_batches_not_examples():
+    assert optim.train_steps(num_examples=6080, batch_size=32, epochs=3) == 570
+    assert optim.train_steps(num_examples=6081, batch_size=32, epochs=1) == 191  # the last, smaller batch counts
+
+
+def test_the_learning_rate_peaks_exactly_at_the_end_of_warmup_then_decays_linearly_to_the_end():
+    total, warmup, peak = optim.train_steps(6080, 32, 3), 57, 5e-5
+    schedule = optim.create_adamw(peak, total, warmup).learning_rate
+    rates = np.array([float(schedule(step)) for step in range(total + 1)])
+    assert rates.argmax() == warmup and rates.max() == pytest.approx(peak)
+    assert rates[0] == 0 and rates[warmup // 2] == pytest.approx(peak / 2, rel=0.02)
+    assert rates[total] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(np.diff(rates[warmup:]), -peak / (total - warmup), rtol=1e-3)
+
+
+def test_without_warmup_the_rate_starts_at_its_peak():
+    schedule = optim.create_adamw(1e-3, 100, 0).learning_rate
+    assert float(schedule(0)) == pytest.approx(1e-3) and float(schedule(50)) == pytest.approx(5e-4)
+
+
+def test_a_bad_warmup_is_refused():
+    with pytest.raises(ValueError, match="warmup_steps < train_steps"):
+        optim.create_adamw(1e-3, 10, 10)
+
+
+def test_weight_decay_skips_exactly_the_bias_and_layer_norm_variables():
+    model = scratch.build_classifier(scratch.PRESETS["tiny"])
+    model(tf.ones((2, 3), tf.int64))
+    optimizer = optim.create_adamw(0.1, 10, 0, weight_decay=0.5)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    # Zero gradients: Adam's step is 0, so whatever moves was moved by weight decay alone.
+    optimizer.apply_gradients([(tf.zeros_like(v), v) for v in model.trainable_variables])
+    decayed = {v.name for v, b in zip(model.trainable_variables, before) if not np.array_equal(v.numpy(), b)}
+    no_decay = {v.name for v in model.trainable_variables if "bias" in v.name or "layer_norm" in v.name}
+    assert {n for n in no_decay if "layer_norm" in n} and {n for n in no_decay if "bias" in n}
+    assert decayed == {v.name for v in model.trainable_variables} - no_decay
+    assert any("embedding" in n for n in decayed) and any("kernel" in n for n in decayed)

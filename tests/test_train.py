@@ -1,0 +1,94 @@
+"""Training runs resume after a kill and end exactly where an uninterrupted run ends."""
+import json
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from tfbert import runs
+from tfbert.keras import keras
+from tfbert.train import RunLog
+
+from conftest import run_cli, start_cli, write_ag_news_csv
+
+
+def logs(val_accuracy):
+    return {"loss": 1.0 - val_accuracy, "accuracy": val_accuracy, "val_loss": 1.0, "val_accuracy": val_accuracy}
+
+
+def run_epochs(log, start, scores):
+    for epoch, score in enumerate(scores, start=start):
+        log.on_epoch_begin(epoch)
+        log.on_epoch_end(epoch, logs(score))
+        if log.model.stop_training:
+            return epoch
+
+
+@pytest.fixture
+def model():
+    model = keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])
+    model.stop_training = False
+    return model
+
+
+def test_the_history_the_best_weights_and_early_stopping(tmp_path, model):
+    log = RunLog(tmp_path, patience=2)
+    log.set_model(model)
+    stopped_at = run_epochs(log, 0, [0.5, 0.7, 0.6, 0.65, 0.9])
+    assert stopped_at == 3  # epochs 2 and 3 did not beat epoch 1
+    history = runs.read_json(tmp_path / runs.HISTORY)
+    assert [row["epoch"] for row in history] == [0, 1, 2, 3]
+    assert {"loss", "val_accuracy", "seconds", "train_seconds"} <= set(history[0])
+    assert log.best_epoch() == 1
+    assert (tmp_path / "best").is_dir()
+
+
+def test_a_resumed_log_forgets_epochs_the_backup_did_not_reach_and_keeps_counting_patience(tmp_path, model):
+    first = RunLog(tmp_path, patience=2)
+    first.set_model(model)
+    run_epochs(first, 0, [0.5, 0.7, 0.6])  # killed after epoch 2 was logged but before its backup
+    resumed = RunLog(tmp_path, patience=2)
+    resumed.set_model(model)
+    assert run_epochs(resumed, 2, [0.6, 0.6]) == 3  # epoch 2 redone; patience counts from epoch 1
+    assert [row["epoch"] for row in runs.read_json(tmp_path / runs.HISTORY)] == [0, 1, 2, 3]
+
+
+def test_a_backup_ahead_of_the_history_is_refused(tmp_path, model):
+    log = RunLog(tmp_path)
+    log.set_model(model)
+    run_epochs(log, 0, [0.5])
+    with pytest.raises(RuntimeError, match="logs 1 epochs before epoch 3"):
+        RunLog(tmp_path).on_epoch_begin(3)
+
+
+def test_a_run_killed_after_its_first_epoch_resumes_and_ends_like_an_uninterrupted_run(tmp_path):
+    write_ag_news_csv(tmp_path / "offline_train.csv", 3000, seed=1)  # big enough for epochs of ~1 s
+    write_ag_news_csv(tmp_path / "offline_test.csv", 200, seed=2)
+    common = ["--data-dir", tmp_path, "--preset", "tiny", "--epochs", "4", "--seed", "7", "--verbose", "0"]
+
+    code, _, stderr = run_cli(*common, "--out", tmp_path / "straight")
+    assert code == 0, stderr[-3000:]
+
+    run_dir = tmp_path / "killed" / "scratch"
+    process = start_cli(*common, "--out", tmp_path / "killed")
+    deadline = time.time() + 300
+    while not (run_dir / "backup" / "chief" / "checkpoint").exists():  # epoch 1 ended and was backed up
+        assert process.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    logged = len(runs.read_json(run_dir / runs.HISTORY))
+    assert 1 <= logged < 4 and not (run_dir / runs.METRICS).exists()
+
+    code, _, stderr = run_cli(*common, "--out", tmp_path / "killed")
+    assert code == 0, stderr[-3000:]
+    straight = tmp_path / "straight" / "scratch"
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert [r[name] for r in runs.read_json(run_dir / runs.HISTORY)] == \
+               [r[name] for r in runs.read_json(straight / runs.HISTORY)], name
+    resumed, uninterrupted = (json.loads((d / runs.METRICS).read_text()) for d in (run_dir, straight))
+    assert resumed["test_accuracy"] == uninterrupted["test_accuracy"]
+    assert resumed["test_loss"] == uninterrupted["test_loss"]
+    np.testing.assert_array_equal(*(np.loadtxt(d / runs.PREDICTIONS, delimiter=",", skiprows=1, usecols=(2,))
+                                    for d in (run_dir, straight)))
