@@ -34,13 +34,14 @@ def parse_args(argv=None):
     parser.add_argument("--offline", action="store_true", help="never use the network; needs --data-dir")
     parser.add_argument("--skip-bad-rows", action="store_true",
                         help="skip malformed CSV rows (counted in metrics.json) instead of stopping")
-    parser.add_argument("--epochs", type=int, default=10, help="most epochs per variant (default: 10)")
+    parser.add_argument("--epochs", type=int, default=15, help="most epochs per variant (default: 15)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size per replica (default: 32)")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
+    parser.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay (default: 0.1)")
     parser.add_argument("--patience", type=int, default=None,
                         help="stop after this many epochs without better validation accuracy (default: never)")
-    parser.add_argument("--preset", choices=sorted(scratch.PRESETS), default="textbook",
-                        help="sizes of the from-scratch model (default: textbook)")
+    parser.add_argument("--preset", choices=sorted(scratch.PRESETS), default="regularized",
+                        help="the from-scratch model's sizes and dropouts (default: regularized)")
     parser.add_argument("--seed", type=int, default=0, help="seeds weights, dropout and data order (default: 0)")
     parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="auto",
                         help="tf.distribute strategy (default: auto = TPU, else GPUs, else CPU)")
@@ -60,7 +61,8 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
     steps_per_epoch = optim.train_steps(len(data.train), batch_size, epochs=1)
     with strategy.scope():
         model = scratch.build_classifier(config)
-        optimizer = optim.create_adamw(args.lr, steps_per_epoch * args.epochs, warmup_steps=steps_per_epoch // 2)
+        optimizer = optim.create_adamw(args.lr, steps_per_epoch * args.epochs, warmup_steps=steps_per_epoch // 2,
+                                       weight_decay=args.weight_decay)
         model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
         step = optimizer.iterations  # created here, under the strategy; the data pipeline reads it
     runs.write_json(run_dir / runs.CONFIG, {

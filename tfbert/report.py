@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tfbert import evaluate, runs  # noqa: E402
 
@@ -44,12 +45,15 @@ def results_table(dirs) -> str:
 def plot_learning_curves(run_dir):
     run_dir = Path(run_dir)
     history = runs.read_json(run_dir / runs.HISTORY)
+    best_epoch = runs.read_json(run_dir / runs.METRICS)["best_epoch"] + 1
     epochs = [row["epoch"] + 1 for row in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
     for split, style in [("", "-o"), ("val_", "--o")]:
         loss_ax.plot(epochs, [row[f"{split}loss"] for row in history], style, label=f"{split or 'train_'}loss")
         acc_ax.plot(epochs, [row[f"{split}accuracy"] for row in history], style, label=f"{split or 'train_'}accuracy")
     for ax, title in [(loss_ax, "loss"), (acc_ax, "accuracy")]:
+        ax.axvline(best_epoch, color="gray", linestyle=":", label="best (kept) epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(xlabel="epoch", title=f"{run_dir.name}: {title}")
         ax.legend()
         ax.grid(alpha=0.3)

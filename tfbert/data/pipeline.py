@@ -21,10 +21,29 @@ def epoch_order(n: int, seed: int, epoch) -> tf.Tensor:
     return tf.argsort(tf.random.stateless_uniform([n], seed=key))
 
 
-def _padded(ids: tf.RaggedTensor, pad_to, rows=None):
+def _padded(ids: tf.RaggedTensor, pad_to, rows=None, pad_id=0):
     if pad_to is None:
-        return ids.to_tensor(0)  # (B, longest in batch)
-    return ids.to_tensor(0, shape=[rows, pad_to])  # (B, pad_to); longer rows are cut
+        return ids.to_tensor(pad_id)  # (B, longest in batch)
+    return ids.to_tensor(pad_id, shape=[rows, pad_to])  # (B, pad_to); longer rows are cut
+
+
+def index_batches(n: int, batch_size: int, seed: int, epoch: Callable[[], tf.Tensor], drop_remainder=False,
+                  max_batches: int | None = None) -> tf.data.Dataset:
+    """One epoch of (epoch, batch number, (B,) example indices), shuffled by (seed, epoch).
+
+    `epoch()` is read once, when iteration starts. `max_batches` cuts the epoch short (quick runs).
+    """
+    def one_epoch(_):
+        e = tf.cast(epoch(), tf.int64)
+        indices = tf.data.Dataset.from_tensor_slices(epoch_order(n, seed, e))
+        return indices.batch(batch_size, drop_remainder=drop_remainder).enumerate().map(lambda b, i: (e, b, i))
+
+    num_batches = n // batch_size if drop_remainder else -(-n // batch_size)
+    batches = tf.data.Dataset.range(1).flat_map(one_epoch)
+    if max_batches is not None and max_batches < num_batches:
+        batches, num_batches = batches.take(max_batches), max_batches
+    # Declared, so Keras knows the epoch's length from the start (progress bar; no probing step past the end).
+    return batches.apply(tf.data.experimental.assert_cardinality(num_batches))
 
 
 def train_batches(
@@ -47,20 +66,14 @@ def train_batches(
         pad_to: pad every batch to this length instead of its longest row.
         drop_remainder: drop the last, smaller batch (static batch shape for TPUs).
     """
-    n = int(ids.nrows())
     labels = tf.convert_to_tensor(labels)
-    order = tf.data.Dataset.range(1).flat_map(
-        lambda _: tf.data.Dataset.from_tensor_slices(epoch_order(n, seed, epoch()))
-    )
-    batches = order.batch(batch_size, drop_remainder=drop_remainder)
     rows = batch_size if drop_remainder else None
+    batches = index_batches(int(ids.nrows()), batch_size, seed, epoch, drop_remainder)
     batches = batches.map(
-        lambda index: (_padded(tf.gather(ids, index), pad_to, rows), tf.gather(labels, index)),
+        lambda e, b, index: (_padded(tf.gather(ids, index), pad_to, rows), tf.gather(labels, index)),
         num_parallel_calls=AUTOTUNE,
     )
-    # Declared, so Keras knows the epoch's length from the start (progress bar; no probing step past the end).
-    num_batches = n // batch_size if drop_remainder else -(-n // batch_size)
-    return batches.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(AUTOTUNE)
+    return batches.prefetch(AUTOTUNE)
 
 
 def eval_batches(

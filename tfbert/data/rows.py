@@ -47,6 +47,16 @@ def _decoded_lines(path: Path, not_utf8: dict) -> Iterator[str]:
             yield line.removeprefix("\ufeff") if number == 1 else line
 
 
+def read_lines(path) -> list[str]:
+    """The file's lines (BOM and line endings removed); bytes that are not UTF-8 raise `BadRowError`."""
+    not_utf8, lines = {}, []
+    for number, line in enumerate(_decoded_lines(Path(path), not_utf8), start=1):
+        if number in not_utf8:
+            raise BadRowError(path, number, not_utf8[number])
+        lines.append(line.rstrip("\r\n"))
+    return lines
+
+
 def read_rows(
     path,
     parse: Callable[[list], Row],

@@ -1,0 +1,94 @@
+"""`python -m experiments.agnews` as a user runs it: help, offline failures, a full small run, bad rows."""
+import time
+
+import pytest
+
+from tfbert import report, runs
+
+from conftest import SHARED_DATA, run_cli
+
+NO_DATA_DIR = {"TFBERT_DATA_DIR": ""}
+
+
+def test_help_lists_the_options():
+    code, stdout, _ = run_cli("--help")
+    assert code == 0
+    for option in ("--variants", "--data-dir", "--offline", "--epochs", "--batch-size", "--seed", "--strategy",
+                   "--out", "--skip-bad-rows"):
+        assert option in stdout
+
+
+def test_offline_without_a_data_folder_fails_within_seconds_naming_what_to_pass():
+    started = time.time()
+    code, _, stderr = run_cli("--offline", env=NO_DATA_DIR)
+    assert code != 0 and "--data-dir or TFBERT_DATA_DIR" in stderr
+    assert time.time() - started < 60  # TensorFlow's import is most of it; no network wait
+
+
+def test_a_small_run_prints_the_table_and_writes_the_run_directory(ag_news_dir, tmp_path):
+    code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--preset", "tiny", "--epochs", "2", "--verbose", "0",
+                                   "--batch-size", "8", "--lr", "5e-3", "--out", tmp_path)
+    assert code == 0, stderr[-3000:]
+    assert "| variant | model | trainable / total params | test accuracy |" in stdout
+    assert "| scratch | scratch Transformer (tiny) |" in stdout
+    run_dir = tmp_path / "scratch"
+    for name in (runs.CONFIG, runs.HISTORY, runs.METRICS, runs.PREDICTIONS, "learning_curves.png",
+                 "confusion_matrix.png", "model.keras", "vocab.txt"):
+        assert (run_dir / name).is_file(), name
+    assert (tmp_path / "results.md").read_text().strip() in stdout
+    assert (tmp_path / "accuracy.png").is_file()
+    config = runs.read_json(run_dir / runs.CONFIG)
+    assert config["data"] == {"source": str(ag_news_dir), "train": 360, "validation": 40, "test": 80}
+    assert config["model"]["embed_dim"] == 12 and config["args"]["seed"] == 0
+    metrics = runs.read_json(run_dir / runs.METRICS)
+    assert metrics["test_examples"] == 80 and metrics["skipped_rows"]["count"] == 0
+    assert metrics["test_accuracy"] > 0.5  # the synthetic task is easy; chance is 0.25
+
+
+def test_the_report_is_redrawn_from_the_files_alone(ag_news_dir, tmp_path):
+    code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--preset", "tiny", "--epochs", "1", "--verbose", "0",
+                                   "--out", tmp_path)
+    assert code == 0, stderr[-3000:]
+    for png in tmp_path.rglob("*.png"):
+        png.unlink()
+    assert report.render(tmp_path) == (tmp_path / "results.md").read_text().strip()
+    assert {p.name for p in tmp_path.rglob("*.png")} == {"accuracy.png", "learning_curves.png",
+                                                          "confusion_matrix.png"}
+
+
+def test_a_bad_row_stops_the_run_naming_the_file_and_line_unless_skipped(ag_news_dir, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "offline_test.csv").write_bytes((ag_news_dir / "offline_test.csv").read_bytes())
+    lines = (ag_news_dir / "offline_train.csv").read_bytes().splitlines(keepends=True)
+    (data / "offline_train.csv").write_bytes(b"".join(lines[:9] + [b'"8","bad","class"\n'] + lines[9:]))
+    common = ["--data-dir", data, "--preset", "tiny", "--epochs", "1", "--verbose", "0", "--out", tmp_path / "out"]
+
+    code, _, stderr = run_cli(*common)
+    assert code != 0 and f"{data / 'offline_train.csv'}:10: class index '8'" in stderr
+
+    code, stdout, stderr = run_cli(*common, "--skip-bad-rows")
+    assert code == 0, stderr[-3000:]
+    assert "skipped 1 bad rows" in stdout
+    skipped = runs.read_json(tmp_path / "out" / "scratch" / runs.METRICS)["skipped_rows"]
+    assert skipped["count"] == 1 and ":10: class index '8'" in skipped["first"][0]
+
+
+@pytest.mark.slow
+def test_the_textbook_model_learns_the_real_offline_split_in_one_epoch(tmp_path):
+    code, stdout, stderr = run_cli("--data-dir", SHARED_DATA / "ag_news", "--preset", "textbook", "--epochs", "1",
+                                   "--verbose", "0", "--weight-decay", "0.01",
+                                   "--out", tmp_path)
+    assert code == 0, stderr[-3000:]
+    metrics = runs.read_json(tmp_path / "scratch" / runs.METRICS)
+    assert metrics["test_examples"] == 1520 and metrics["test_accuracy"] > 0.6
+
+
+def test_without_a_data_folder_and_without_network_the_default_run_fails_within_seconds():
+    from tfbert.data import online
+    if online.is_reachable("storage.googleapis.com"):
+        pytest.skip("the network is reachable here: this run would download AG News with tfds")
+    started = time.time()
+    code, _, stderr = run_cli(env=NO_DATA_DIR)
+    assert code != 0 and "cannot be reached" in stderr and "TFBERT_DATA_DIR" in stderr
+    assert time.time() - started < 60  # tfds' own retries would take ~205 s
