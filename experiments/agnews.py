@@ -75,7 +75,7 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
     epoch = lambda: step // steps_per_epoch  # noqa: E731  (read when each epoch starts, so resumes see the same order)
     train_batches = pipeline.train_batches(train_ids, data.train.labels, batch_size, args.seed, epoch)
     history = train.fit(model, train_batches, pipeline.eval_batches(val_ids, data.validation.labels, batch_size),
-                        run_dir, args.epochs, patience=args.patience, examples_per_epoch=len(data.train),
+                        run_dir, args.epochs, patience=args.patience, per_epoch={"examples": len(data.train)},
                         verbose=args.verbose)
     model.save(run_dir / "model.keras")
     probabilities = evaluate.predict_proba(model, pipeline.eval_batches(test_ids, data.test.labels, batch_size))

@@ -44,6 +44,13 @@ def test_the_history_the_best_weights_and_early_stopping(tmp_path, model):
     assert (tmp_path / "best").is_dir()
 
 
+def test_a_lower_is_better_monitor(tmp_path, model):
+    log = RunLog(tmp_path, monitor="loss", mode="min", patience=1)
+    log.set_model(model)
+    assert run_epochs(log, 0, [0.5, 0.7, 0.6]) == 2  # loss = 1 - score: 0.5, 0.3, 0.4
+    assert log.best_epoch() == 1
+
+
 def test_a_resumed_log_forgets_epochs_the_backup_did_not_reach_and_keeps_counting_patience(tmp_path, model):
     first = RunLog(tmp_path, patience=2)
     first.set_model(model)

@@ -27,15 +27,19 @@ class RunLog(keras.callbacks.Callback):
 
     Args:
         run_dir: where history.json and best.weights.h5 go.
-        monitor: the logged value that decides the best epoch (higher is better).
+        monitor: the logged value that decides the best epoch.
+        mode: "max" if higher `monitor` is better, "min" if lower is.
         patience: stop after this many epochs without improvement; None trains every epoch.
-        examples_per_epoch: training examples in an epoch, for examples/s.
+        per_epoch: what an epoch processes, e.g. {"examples": 5472, "tokens": 290000}, logged per second.
     """
 
-    def __init__(self, run_dir, monitor="val_accuracy", patience=None, examples_per_epoch=None):
+    def __init__(self, run_dir, monitor="val_accuracy", mode="max", patience=None, per_epoch=None):
         super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         self.run_dir, self.monitor, self.patience = Path(run_dir), monitor, patience
-        self.examples_per_epoch = examples_per_epoch
+        self.sign = 1 if mode == "max" else -1
+        self.per_epoch = per_epoch or {}
         self.epochs = None  # logged epochs, loaded at the first on_epoch_begin
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -57,25 +61,25 @@ class RunLog(keras.callbacks.Callback):
         train_seconds = (self._validation_started if self._validation_started > self._started else now) - self._started
         row = {"epoch": epoch, **{key: float(value) for key, value in (logs or {}).items()}}
         row.update(seconds=now - self._started, train_seconds=train_seconds)
-        if self.examples_per_epoch:
-            row["train_examples_per_second"] = self.examples_per_epoch / train_seconds
+        for name, count in self.per_epoch.items():
+            row[f"train_{name}_per_second"] = count / train_seconds
         if self.monitor not in row:
             raise KeyError(f"RunLog: {self.monitor!r} is not among the logged values {sorted(row)}")
-        best_before = max((r[self.monitor] for r in self.epochs), default=float("-inf"))
+        best_before = max((self.sign * r[self.monitor] for r in self.epochs), default=float("-inf"))
         self.epochs.append(row)
-        if row[self.monitor] > best_before:
+        if self.sign * row[self.monitor] > best_before:
             self.model.save_weights(self.run_dir / runs.BEST_WEIGHTS)
         runs.write_json(self.run_dir / runs.HISTORY, self.epochs)
         if self.patience is not None and epoch - self.best_epoch() >= self.patience:
             self.model.stop_training = True
 
     def best_epoch(self) -> int:
-        best = max(self.epochs, key=lambda row: row[self.monitor])  # the first of equals
+        best = max(self.epochs, key=lambda row: self.sign * row[self.monitor])  # the first of equals
         return best["epoch"]
 
 
-def fit(model, train_batches, validation_batches, run_dir, epochs, *, patience=None, monitor="val_accuracy",
-        examples_per_epoch=None, verbose=1):
+def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="val_accuracy", mode="max",
+        patience=None, per_epoch=None, verbose=1):
     """Trains `model` (compiled) and leaves it holding its best weights; returns the history rows.
 
     Args:
@@ -84,12 +88,13 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, patience=N
         validation_batches: scored after every epoch; `monitor` picks the best epoch from it.
         run_dir: the run directory: history.json, best.weights.h5, logs/ (TensorBoard), backup/.
         epochs: the most epochs to train.
+        monitor, mode: the logged value that picks the best epoch, and whether higher ("max") is better.
         patience: early stopping after this many epochs without improvement of `monitor`.
-        examples_per_epoch: training examples per epoch, for examples/s in the history.
+        per_epoch: counts per epoch, e.g. {"examples": N}, logged per second in the history.
         verbose: Keras' progress bar (1), a line per epoch (2) or silence (0).
     """
     run_dir = Path(run_dir)
-    log = RunLog(run_dir, monitor, patience, examples_per_epoch)
+    log = RunLog(run_dir, monitor, mode, patience, per_epoch)
     callbacks = [
         log,
         keras.callbacks.TensorBoard(run_dir / "logs"),

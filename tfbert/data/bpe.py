@@ -22,7 +22,7 @@ def save_as_roberta(tokenizer: ByteLevelBPETokenizer, directory, max_length=512)
     roberta = RobertaTokenizerFast(vocab_file=str(directory / "vocab.json"), merges_file=str(directory / "merges.txt"),
                                    model_max_length=max_length)
     roberta.save_pretrained(str(directory))
-    return roberta
+    return load_roberta(directory)
 
 
 def load_roberta(directory) -> RobertaTokenizerFast:

@@ -21,7 +21,7 @@ def epoch_order(n: int, seed: int, epoch) -> tf.Tensor:
     return tf.argsort(tf.random.stateless_uniform([n], seed=key))
 
 
-def _padded(ids: tf.RaggedTensor, pad_to, rows=None, pad_id=0):
+def pad_batch(ids: tf.RaggedTensor, pad_to, rows=None, pad_id=0):
     if pad_to is None:
         return ids.to_tensor(pad_id)  # (B, longest in batch)
     return ids.to_tensor(pad_id, shape=[rows, pad_to])  # (B, pad_to); longer rows are cut
@@ -70,7 +70,7 @@ def train_batches(
     rows = batch_size if drop_remainder else None
     batches = index_batches(int(ids.nrows()), batch_size, seed, epoch, drop_remainder)
     batches = batches.map(
-        lambda e, b, index: (_padded(tf.gather(ids, index), pad_to, rows), tf.gather(labels, index)),
+        lambda e, b, index: (pad_batch(tf.gather(ids, index), pad_to, rows), tf.gather(labels, index)),
         num_parallel_calls=AUTOTUNE,
     )
     return batches.prefetch(AUTOTUNE)
@@ -83,5 +83,5 @@ def eval_batches(
     ds = tf.data.Dataset.from_tensor_slices((ids, tf.convert_to_tensor(labels)))
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     rows = batch_size if drop_remainder else None
-    ds = ds.map(lambda x, y: (_padded(x, pad_to, rows), y), num_parallel_calls=AUTOTUNE)
+    ds = ds.map(lambda x, y: (pad_batch(x, pad_to, rows), y), num_parallel_calls=AUTOTUNE)
     return ds.cache().prefetch(AUTOTUNE)
