@@ -1,0 +1,105 @@
+"""Benchmark: KantaiBERT MLM pretraining, tfbert (TF) vs plain PyTorch + HF, same batches, same CPU.
+
+Both sides train the book's model (RoBERTa, 6 layers, 12 heads, 83,504,416 parameters) from scratch on
+the same masked batches of 64 Kant lines (drawn by tfbert's tf.data pipeline, saved to an .npz), with
+AdamW, lr 5e-5, linear decay over the book's 787-step epoch, no warmup; then both score the same
+held-out batches. A full epoch is hours on 2 cores, so `--steps` cuts both sides at the same step.
+Reports tokens/s (steps after the first, which includes graph tracing) and the held-out MLM loss.
+
+The PyTorch peer runs in its own venv, from the local wheel:
+    python3 -m venv .venv-torch && .venv-torch/bin/pip install torch==2.13.0 transformers==4.54.1 tokenizers==0.21.4 numpy
+    python benchmarks/kantaibert_vs_torch.py --steps 40 --data-dir ../shared/data/kant
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from experiments.kantaibert import encode, tokenizer_for  # noqa: E402
+from tfbert import optim  # noqa: E402
+from tfbert.data import kant, mlm  # noqa: E402
+from tfbert.keras import keras, tf  # noqa: E402
+from tfbert.models import kantaibert  # noqa: E402
+
+
+class StepTimer(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.mean_loss = float(logs["loss"])  # Keras' running mean over the epoch; also waits for the step
+        self.seconds.append(time.perf_counter() - self.started)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data" / "kant")
+    parser.add_argument("--size", choices=sorted(kantaibert.PRESETS), default="book")
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--torch-python", type=Path, default=ROOT / ".venv-torch" / "bin" / "python")
+    parser.add_argument("--out", type=Path, default=None, help="default: runs/bench/kantaibert-SIZE")
+    args = parser.parse_args()
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)  # before TensorFlow starts
+    config, seed, batch_size, lr = kantaibert.PRESETS[args.size], 0, 64, 5e-5
+    args.out = args.out or ROOT / "runs" / "bench" / f"kantaibert-{args.size}"
+
+    train_lines, held_out_lines = kant.read_corpus(args.data_dir)
+    tokenizer = tokenizer_for(args.out, train_lines, config)
+    masking = dict(pad_id=tokenizer.pad_token_id, mask_id=tokenizer.mask_token_id, vocab_size=tokenizer.vocab_size,
+                   special_ids=tokenizer.all_special_ids)
+    train_batches = mlm.mlm_batches(encode(tokenizer, train_lines, config.block_size), batch_size, seed, lambda: 0,
+                                    max_batches=args.steps, **masking)
+    train = list(train_batches)  # the pipeline is deterministic: fit below sees these same batches
+    held_out = list(mlm.mlm_batches(encode(tokenizer, held_out_lines, config.block_size), batch_size, seed,
+                                    lambda: -1, **masking))
+    schedule_steps = optim.train_steps(len(train_lines), batch_size, epochs=1)
+    setup = {"seed": seed, "threads": args.threads, "lr": lr, "schedule_steps": schedule_steps,
+             "train_batches": len(train), "held_out_batches": len(held_out),
+             "model": {k: v for k, v in vars(config).items() if k != "block_size"}}
+    arrays = {f"{split}{i}_{key}": value.numpy() for split, batches in (("train", train), ("held_out", held_out))
+              for i, batch in enumerate(batches) for key, value in batch.items()}
+    npz = args.out / "batches.npz"
+    np.savez(npz, setup=json.dumps(setup), **arrays)
+
+    tf.keras.utils.set_random_seed(seed)
+    model = kantaibert.build_model(config)
+    model.compile(optim.create_adamw(lr, schedule_steps, 0, weight_decay=0.0))
+    timer = StepTimer()
+    model.fit(train_batches, epochs=1, verbose=0, callbacks=[timer])  # one trace for all batch shapes, as in training
+    held_out_loss = float(np.mean([float(tf.reduce_mean(model(b, training=False).loss)) for b in held_out]))
+    ours = {"step_seconds": timer.seconds, "mean_train_loss": timer.mean_loss, "held_out_loss": held_out_loss}
+
+    peer = json.loads(subprocess.run([str(args.torch_python), str(ROOT / "benchmarks" / "torch_peer_mlm.py"), str(npz)],
+                                     check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+
+    tokens = [int(np.sum(b["attention_mask"])) for b in train]
+    def tokens_per_second(result):  # steps after the first (graph tracing, warm-up)
+        return sum(tokens[1:]) / sum(result["step_seconds"][1:])
+    print(f"\n### KantaiBERT MLM ({args.size}, {len(train)} steps of {batch_size} lines, {date.today()}, "
+          f"{platform.machine()}, {args.threads} threads)\n")
+    print("| framework | tokens/s | s/step (median) | first step s | mean train loss | held-out MLM loss |")
+    print("|---|---|---|---|---|---|")
+    for name, result in [(f"tfbert (TF {tf.__version__})", ours), (f"PyTorch {peer['torch']} + HF", peer)]:
+        print(f"| {name} | {tokens_per_second(result):.0f} | {statistics.median(result['step_seconds'][1:]):.2f} | "
+              f"{result['step_seconds'][0]:.1f} | {result['mean_train_loss']:.3f} | {result['held_out_loss']:.3f} |")
+    print(f"\nratio tfbert / PyTorch tokens/s: {tokens_per_second(ours) / tokens_per_second(peer):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
