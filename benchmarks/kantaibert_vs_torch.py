@@ -31,6 +31,7 @@ from tfbert import optim  # noqa: E402
 from tfbert.data import kant, mlm  # noqa: E402
 from tfbert.keras import keras, tf  # noqa: E402
 from tfbert.models import kantaibert  # noqa: E402
+from transformers import TFRobertaForMaskedLM  # noqa: E402
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -77,16 +78,21 @@ def main():
     npz = args.out / "batches.npz"
     np.savez(npz, setup=json.dumps(setup), **arrays)
 
-    tf.keras.utils.set_random_seed(seed)
-    model = kantaibert.build_model(config)
-    model.compile(optim.create_adamw(lr, schedule_steps, 0, weight_decay=0.0))
-    timer = StepTimer()
-    model.fit(train_batches, epochs=1, verbose=0, callbacks=[timer])  # one trace for all batch shapes, as in training
-    held_out_loss = float(np.mean([float(tf.reduce_mean(model(b, training=False).loss)) for b in held_out]))
-    ours = {"step_seconds": timer.seconds, "mean_train_loss": timer.mean_loss, "held_out_loss": held_out_loss}
+    results = {}
+    for name, model_class in [("tfbert KantaiBert (chosen tokens only)", kantaibert.KantaiBert),
+                              ("TF, HF's TFRobertaForMaskedLM step", TFRobertaForMaskedLM)]:
+        tf.keras.utils.set_random_seed(seed)  # the same initial weights for both
+        model = kantaibert.build_model(config, model_class)
+        model.compile(optim.create_adamw(lr, schedule_steps, 0, weight_decay=0.0))
+        timer = StepTimer()
+        model.fit(train_batches, epochs=1, verbose=0, callbacks=[timer])  # one trace for all batch shapes
+        held_out_loss = float(np.mean([float(tf.reduce_mean(model(b, training=False).loss)) for b in held_out]))
+        results[f"{name} (TF {tf.__version__})"] = {"step_seconds": timer.seconds, "mean_train_loss": timer.mean_loss,
+                                                     "held_out_loss": held_out_loss}
 
-    peer = json.loads(subprocess.run([str(args.torch_python), str(ROOT / "benchmarks" / "torch_peer_mlm.py"), str(npz)],
-                                     check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    peer = subprocess.run([str(args.torch_python), str(ROOT / "benchmarks" / "torch_peer_mlm.py"), str(npz)],
+                          check=True, capture_output=True, text=True)
+    results["PyTorch {} + HF RobertaForMaskedLM"] = json.loads(peer.stdout.strip().splitlines()[-1])
 
     tokens = [int(np.sum(b["attention_mask"])) for b in train]
     def tokens_per_second(result):  # steps after the first (graph tracing, warm-up)
@@ -95,10 +101,13 @@ def main():
           f"{platform.machine()}, {args.threads} threads)\n")
     print("| framework | tokens/s | s/step (median) | first step s | mean train loss | held-out MLM loss |")
     print("|---|---|---|---|---|---|")
-    for name, result in [(f"tfbert (TF {tf.__version__})", ours), (f"PyTorch {peer['torch']} + HF", peer)]:
+    for name, result in results.items():
+        name = name.format(result.get("torch"))
         print(f"| {name} | {tokens_per_second(result):.0f} | {statistics.median(result['step_seconds'][1:]):.2f} | "
               f"{result['step_seconds'][0]:.1f} | {result['mean_train_loss']:.3f} | {result['held_out_loss']:.3f} |")
-    print(f"\nratio tfbert / PyTorch tokens/s: {tokens_per_second(ours) / tokens_per_second(peer):.2f}x")
+    ours, hf_step, peer = (tokens_per_second(r) for r in results.values())
+    print(f"\ntokens/s ratios: tfbert / PyTorch {ours / peer:.2f}x, TF HF step / PyTorch {hf_step / peer:.2f}x, "
+          f"tfbert / TF HF step {ours / hf_step:.2f}x")
 
 
 if __name__ == "__main__":

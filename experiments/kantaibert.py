@@ -89,7 +89,7 @@ def main(argv=None):
         model = kantaibert.build_model(config)
         optimizer = optim.create_adamw(args.lr, steps_per_epoch * args.epochs, args.warmup_steps,
                                        weight_decay=args.weight_decay)
-        model.compile(optimizer)  # HF's models compute the MLM loss themselves from "labels"
+        model.compile(optimizer)  # the loss is the model's own (KantaiBert.chosen_token_loss)
         step = optimizer.iterations  # created here, under the strategy; the data pipeline reads it
     runs.write_json(run_dir / runs.CONFIG, {
         "experiment": "kantaibert", "model": config, "args": vars(args), "parameters": kantaibert.count_params(model),

@@ -155,3 +155,16 @@ def test_the_run_trains_saves_fills_masks_and_resumes_after_a_kill(corpus_dir, t
     assert len(fills["Human thinking involves human <mask>."]) == 5
     assert "Human thinking involves human <mask>." in done.stdout
     assert (tmp_path / "model" / "tf_model.h5").is_file() and (tmp_path / "tokenizer" / "vocab.json").is_file()
+
+
+def test_scoring_only_the_chosen_tokens_gives_hfs_loss_and_gradients(tokenizer, corpus_dir):
+    model = kantaibert.build_model(kantaibert.PRESETS["tiny"])
+    ids = tf.ragged.constant(tokenizer(kant.read_corpus(corpus_dir)[0][:16])["input_ids"], dtype=tf.int64)
+    batch = next(iter(mlm.mlm_batches(ids, 16, seed=0, epoch=lambda: 0, pad_id=1, mask_id=4, vocab_size=300,
+                                      special_ids=tokenizer.all_special_ids)))
+    with tf.GradientTape(persistent=True) as tape:
+        ours = model.chosen_token_loss(batch)
+        hf = tf.reduce_mean(model(batch).loss)  # HF's: every position projected, -100 ignored
+    np.testing.assert_allclose(float(ours), float(hf), rtol=1e-5)
+    for a, b in zip(tape.gradient(ours, model.trainable_variables), tape.gradient(hf, model.trainable_variables)):
+        np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy(), atol=1e-6)
