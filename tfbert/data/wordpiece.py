@@ -1,0 +1,36 @@
+"""BERT's WordPiece tokenization as TensorFlow ops (tf_text), so it runs inside tf.data and SavedModels.
+
+    tokenize = WordPiece(vocab_file, max_length=128)
+    ids = tokenize(tf.constant(["Hello world!"]))   # (B, None) ragged: [CLS] ... [SEP], cut at max_length
+
+Verified equal to HF's `BertTokenizerFast` on every AG News text (tests/test_encoders.py).
+"""
+import tensorflow_text as tf_text
+
+from tfbert.keras import tf
+
+
+class WordPiece:
+    """Strings -> ragged WordPiece ids with [CLS] and [SEP], at most `max_length` ids per text.
+
+    Args:
+        vocab_file: the checkpoint's vocab.txt (one token per line, the line number is the id).
+        max_length: longest output, [CLS] and [SEP] included.
+        lower_case: lower-case and strip accents first (uncased checkpoints).
+    """
+
+    def __init__(self, vocab_file, max_length=128, lower_case=True):
+        vocab = [line.rstrip("\n") for line in open(vocab_file, encoding="utf-8")]
+        self.pad_id, self.cls_id, self.sep_id = (vocab.index(t) for t in ("[PAD]", "[CLS]", "[SEP]"))
+        self.max_length = max_length
+        table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(vocab, tf.range(len(vocab), dtype=tf.int64)), default_value=-1)
+        self.tokenizer = tf_text.BertTokenizer(table, token_out_type=tf.int64, lower_case=lower_case,
+                                               unknown_token="[UNK]")
+
+    def __call__(self, texts) -> tf.RaggedTensor:
+        pieces = self.tokenizer.tokenize(texts).merge_dims(-2, -1)[:, : self.max_length - 2]  # (B, None)
+        batch = pieces.nrows()
+        cls = tf.fill([batch, 1], tf.constant(self.cls_id, tf.int64))
+        sep = tf.fill([batch, 1], tf.constant(self.sep_id, tf.int64))
+        return tf.concat([cls, pieces, sep], axis=1)  # (B, None): [CLS] pieces [SEP]
