@@ -19,14 +19,14 @@ def set_seed(seed: int):
 
 
 class RunLog(keras.callbacks.Callback):
-    """Writes history.json after every epoch, keeps the best weights, and stops early.
+    """Writes history.json after every epoch, keeps the best weights (best/), and stops early.
 
     Its state is the history file: at the first epoch a process trains (epoch k, k > 0 after
     BackupAndRestore restored the weights) it drops logged epochs >= k and recomputes the best score and
     the epochs without improvement from the rest, so a resumed run ends as an uninterrupted one would.
 
     Args:
-        run_dir: where history.json and best.weights.h5 go.
+        run_dir: where history.json and the best weights go.
         monitor: the logged value that decides the best epoch.
         mode: "max" if higher `monitor` is better, "min" if lower is.
         patience: stop after this many epochs without improvement; None trains every epoch.
@@ -68,7 +68,7 @@ class RunLog(keras.callbacks.Callback):
         best_before = max((self.sign * r[self.monitor] for r in self.epochs), default=float("-inf"))
         self.epochs.append(row)
         if self.sign * row[self.monitor] > best_before:
-            self.model.save_weights(self.run_dir / runs.BEST_WEIGHTS)
+            self.model.save_weights(str(self.run_dir / runs.BEST_WEIGHTS))
         runs.write_json(self.run_dir / runs.HISTORY, self.epochs)
         if self.patience is not None and epoch - self.best_epoch() >= self.patience:
             self.model.stop_training = True
@@ -86,7 +86,7 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
         model: a compiled Keras model.
         train_batches: a dataset for one epoch; iterated once per epoch.
         validation_batches: scored after every epoch; `monitor` picks the best epoch from it.
-        run_dir: the run directory: history.json, best.weights.h5, logs/ (TensorBoard), backup/.
+        run_dir: the run directory: history.json, best/ (the best weights), logs/ (TensorBoard), backup/.
         epochs: the most epochs to train.
         monitor, mode: the logged value that picks the best epoch, and whether higher ("max") is better.
         patience: early stopping after this many epochs without improvement of `monitor`.
@@ -97,10 +97,12 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
     log = RunLog(run_dir, monitor, mode, patience, per_epoch)
     callbacks = [
         log,
-        keras.callbacks.TensorBoard(run_dir / "logs"),
+        keras.callbacks.TensorBoard(str(run_dir / "logs")),
         # Last, so that its backup of epoch k is written after the history and best weights of epoch k.
-        keras.callbacks.BackupAndRestore(run_dir / "backup"),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
     ]
     model.fit(train_batches, validation_data=validation_batches, epochs=epochs, callbacks=callbacks, verbose=verbose)
-    model.load_weights(run_dir / runs.BEST_WEIGHTS)
+    model.load_weights(str(run_dir / runs.BEST_WEIGHTS))
+    if log.epochs is None:  # restarted after the last epoch's backup: nothing was left to train
+        return runs.read_json(run_dir / runs.HISTORY)
     return log.epochs
