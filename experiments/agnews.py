@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from tfbert import distribute, evaluate, optim, report, runs, train
-from tfbert.data import OfflineError, ag_news, pipeline
+from tfbert.data import BadRowError, OfflineError, ag_news, pipeline
 from tfbert.keras import keras
 from tfbert.models import scratch
 
@@ -97,8 +97,10 @@ def main(argv=None):
     strategy = distribute.get_strategy(args.strategy)  # first: multi-worker setup must precede other TF work
     try:
         data = ag_news.load(args.data_dir, offline=args.offline, skip_bad_rows=args.skip_bad_rows)
-    except OfflineError as e:
+    except (OfflineError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
+    except BadRowError as e:
+        sys.exit(f"error: {e}\n(--skip-bad-rows skips such rows and counts them in metrics.json)")
     print(f"AG News from {data.source}: {data.sizes()}")
     if data.skipped:
         print(f"skipped {len(data.skipped)} bad rows, first: {data.skipped.errors[0]}")

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from tfbert import distribute, optim, runs, train
-from tfbert.data import bpe, kant, mlm
+from tfbert.data import BadRowError, bpe, kant, mlm
 from tfbert.keras import tf
 from tfbert.models import kantaibert
 
@@ -70,7 +70,7 @@ def main(argv=None):
     strategy = distribute.get_strategy(args.strategy)
     try:
         train_lines, held_out_lines = kant.read_corpus(args.data_dir)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, BadRowError) as e:
         sys.exit(f"error: {e}")
     config = kantaibert.PRESETS[args.size]
     run_dir = args.out
