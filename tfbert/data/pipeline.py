@@ -2,7 +2,7 @@
 
 Each batch is padded to its own longest sequence (AG News averages 53 WordPiece tokens; padding
 everything to 256 wastes most of the compute), or to `pad_to` where an accelerator needs static shapes.
-Padding uses id 0, which every tokenizer in tfbert reserves for padding.
+Padding is id 0 (TextVectorization's and BERT WordPiece's), or the `pad_id` given (RoBERTa's is 1).
 
 The training order of epoch `e` is a pure function of `(seed, e)`, and `e` is read when the epoch's
 iterator starts, from a callable such as `lambda: optimizer.iterations // steps_per_epoch`. So a run
@@ -22,6 +22,7 @@ def epoch_order(n: int, seed: int, epoch) -> tf.Tensor:
 
 
 def pad_batch(ids: tf.RaggedTensor, pad_to, rows=None, pad_id=0):
+    """(B, None) ragged ids -> (B, T) dense: T = the longest row, or `pad_to`; `rows` fixes B statically."""
     if pad_to is None:
         return ids.to_tensor(pad_id)  # (B, longest in batch)
     return ids.to_tensor(pad_id, shape=[rows, pad_to])  # (B, pad_to); longer rows are cut
