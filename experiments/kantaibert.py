@@ -9,8 +9,8 @@ Run it:
     python -m experiments.kantaibert --data-dir ../shared/data/kant --size tiny        # minutes on a CPU
     python -m experiments.kantaibert --data-dir ../shared/data/kant --max-steps 50     # a short look
 
-The book's settings (batch 64, lr 5e-5 with linear decay, 1 epoch = 787 steps) take hours on a 2-core
-CPU (~10-18 s a step) and minutes on a GPU or TPU. Numbers measured: see BENCHMARKS.md.
+The book's settings (batch 64, lr 5e-5 with linear decay, 1 epoch = 787 steps) took 55 minutes on a
+2-core CPU (4 s a step) and reached a held-out MLM loss of 6.353 (BENCHMARKS.md).
 Results go to --out (default runs/kantaibert): tokenizer/, model/ (save_pretrained), config.json,
 history.json, metrics.json, fill_mask.json. Starting the same command again resumes an unfinished run.
 """
