@@ -75,16 +75,14 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
 
     epoch = lambda: step // steps_per_epoch  # noqa: E731  (read when each epoch starts, so resumes see the same order)
     train_batches = pipeline.train_batches(train_ids, data.train.labels, batch_size, args.seed, epoch)
+    per_epoch = {"examples": len(data.train)}
     history = train.fit(model, train_batches, pipeline.eval_batches(val_ids, data.validation.labels, batch_size),
-                        run_dir, args.epochs, patience=args.patience, per_epoch={"examples": len(data.train)},
-                        verbose=args.verbose)
+                        run_dir, args.epochs, patience=args.patience, per_epoch=per_epoch, verbose=args.verbose)
     model.save(run_dir / "model.keras")
     probabilities = evaluate.predict_proba(model, pipeline.eval_batches(test_ids, data.test.labels, batch_size))
     return evaluate.write_test_results(
         run_dir, data.test, probabilities, data.class_names, **evaluate.parameter_counts(model),
-        epochs_trained=len(history), best_epoch=max(history, key=lambda r: r["val_accuracy"])["epoch"],
-        train_seconds=sum(r["train_seconds"] for r in history),
-        train_examples_per_second=len(data.train) * len(history) / sum(r["train_seconds"] for r in history),
+        **train.summary(history, per_epoch),
         skipped_rows=data.skipped.summary(),
     )
 

@@ -105,8 +105,9 @@ def main(argv=None):
     held_out = mlm.mlm_batches(held_out_ids, batch_size, args.seed, lambda: tf.constant(-1, tf.int64), **masking)
     examples_per_epoch = min(len(train_lines), steps_per_epoch * batch_size)
     tokens_per_epoch = int(train_ids.flat_values.shape[0]) * examples_per_epoch // len(train_lines)  # expected, if cut
+    per_epoch = {"examples": examples_per_epoch, "tokens": tokens_per_epoch}
     history = train.fit(model, train_batches, held_out, run_dir, args.epochs, monitor="val_loss", mode="min",
-                        per_epoch={"examples": examples_per_epoch, "tokens": tokens_per_epoch}, verbose=args.verbose)
+                        per_epoch=per_epoch, verbose=args.verbose)
 
     model.save_pretrained(str(run_dir / "model"))
     tokenizer.save_pretrained(str(run_dir / "model"))
@@ -116,8 +117,7 @@ def main(argv=None):
         "held_out_mlm_loss": [row["val_loss"] for row in history],
         "train_mlm_loss": [row["loss"] for row in history],
         "steps": steps_per_epoch * len(history), "parameters": kantaibert.count_params(model),
-        "train_seconds": sum(row["train_seconds"] for row in history),
-        "train_tokens_per_second": tokens_per_epoch * len(history) / sum(row["train_seconds"] for row in history),
+        **train.summary(history, per_epoch, monitor="val_loss", mode="min"),
     }
     runs.write_json(run_dir / runs.METRICS, metrics)
     print(f"\nheld-out MLM loss by epoch: {', '.join(f'{x:.3f}' for x in metrics['held_out_mlm_loss'])}")

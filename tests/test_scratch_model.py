@@ -53,7 +53,7 @@ def test_saved_model_reloads_with_identical_outputs(tmp_path):
 
 def test_the_vectorizer_learns_from_train_and_reserves_0_for_padding_and_1_for_unknown_words():
     vectorizer = scratch.build_vectorizer(CONFIG, ["the cat sat", "the dog sat", "the cat ran"])
-    assert vectorizer.get_vocabulary()[:4] == ["", "[UNK]", "the", "sat"] or vectorizer.get_vocabulary()[:3] == ["", "[UNK]", "the"]
+    assert vectorizer.get_vocabulary()[:3] == ["", "[UNK]", "the"]
     encoded = scratch.encode(vectorizer, ["The cat!", "zebra " * 40], CONFIG)
     assert encoded[0].numpy().tolist() == [2, vectorizer.get_vocabulary().index("cat")]
     assert encoded[1].numpy().tolist() == [1] * CONFIG.max_length  # unknown, and cut at max_length

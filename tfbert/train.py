@@ -18,6 +18,19 @@ def set_seed(seed: int):
     keras.utils.set_random_seed(seed)
 
 
+def best_epoch(history, monitor="val_accuracy", mode="max") -> int:
+    """The epoch whose `monitor` is best (the first of equals)."""
+    sign = 1 if mode == "max" else -1
+    return max(history, key=lambda row: sign * row[monitor])["epoch"]
+
+
+def summary(history, per_epoch, monitor="val_accuracy", mode="max") -> dict:
+    """Epochs, best epoch, training seconds and per-second rates of a finished run, for metrics.json."""
+    seconds = sum(row["train_seconds"] for row in history)
+    return {"epochs_trained": len(history), "best_epoch": best_epoch(history, monitor, mode), "train_seconds": seconds,
+            **{f"train_{name}_per_second": count * len(history) / seconds for name, count in per_epoch.items()}}
+
+
 class RunLog(keras.callbacks.Callback):
     """Writes history.json after every epoch, keeps the best weights (best/), and stops early.
 
@@ -37,7 +50,7 @@ class RunLog(keras.callbacks.Callback):
         super().__init__()
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
-        self.run_dir, self.monitor, self.patience = Path(run_dir), monitor, patience
+        self.run_dir, self.monitor, self.mode, self.patience = Path(run_dir), monitor, mode, patience
         self.sign = 1 if mode == "max" else -1
         self.per_epoch = per_epoch or {}
         self.epochs = None  # logged epochs, loaded at the first on_epoch_begin
@@ -74,8 +87,7 @@ class RunLog(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def best_epoch(self) -> int:
-        best = max(self.epochs, key=lambda row: self.sign * row[self.monitor])  # the first of equals
-        return best["epoch"]
+        return best_epoch(self.epochs, self.monitor, self.mode)
 
 
 def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="val_accuracy", mode="max",
