@@ -17,7 +17,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -29,22 +28,10 @@ sys.path.insert(0, str(ROOT))
 from experiments.kantaibert import encode, tokenizer_for  # noqa: E402
 from tfbert import optim  # noqa: E402
 from tfbert.data import kant, mlm  # noqa: E402
-from tfbert.keras import keras, tf  # noqa: E402
+from tfbert.keras import tf  # noqa: E402
+from timing import StepTimer  # noqa: E402  (benchmarks/timing.py)
 from tfbert.models import kantaibert  # noqa: E402
 from transformers import TFRobertaForMaskedLM  # noqa: E402
-
-
-class StepTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.mean_loss = float(logs["loss"])  # Keras' running mean over the epoch; also waits for the step
-        self.seconds.append(time.perf_counter() - self.started)
 
 
 def main():
@@ -87,7 +74,7 @@ def main():
         timer = StepTimer()
         model.fit(train_batches, epochs=1, verbose=0, callbacks=[timer])  # one trace for all batch shapes
         held_out_loss = float(np.mean([float(tf.reduce_mean(model(b, training=False).loss)) for b in held_out]))
-        results[f"{name} (TF {tf.__version__})"] = {"step_seconds": timer.seconds, "mean_train_loss": timer.mean_loss,
+        results[f"{name} (TF {tf.__version__})"] = {"step_seconds": timer.seconds, "mean_train_loss": timer.last_loss,
                                                      "held_out_loss": held_out_loss}
 
     peer = subprocess.run([str(args.torch_python), str(ROOT / "benchmarks" / "torch_peer_mlm.py"), str(npz)],

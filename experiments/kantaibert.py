@@ -15,7 +15,6 @@ Results go to --out (default runs/kantaibert): tokenizer/, model/ (save_pretrain
 history.json, metrics.json, fill_mask.json. Starting the same command again resumes an unfinished run.
 """
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 

@@ -60,3 +60,59 @@ def run_cli(*args, env=None, timeout=600):
     process = start_cli(*args, env=env)
     stdout, stderr = process.communicate(timeout=timeout)
     return process.returncode, stdout, stderr
+
+
+TINY_BERT = dict(hidden_size=20, num_attention_heads=5, num_hidden_layers=2, intermediate_size=36,
+                 max_position_embeddings=64, type_vocab_size=2)  # odd sizes: a transposed axis fails loudly
+
+
+def write_tiny_bert(folder, seed=0):
+    """A random HF BERT checkpoint as a PyTorch-named model.safetensors, config.json and vocab.txt."""
+    import json
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    words = sorted({w for topic in TOPIC_WORDS for w in topic} | set(FILLER))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, "##s", ".", ",", "!"]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    (folder / "config.json").write_text(json.dumps({
+        "architectures": ["BertModel"], "model_type": "bert", "vocab_size": len(vocab), "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "layer_norm_eps": 1e-12,
+        "initializer_range": 0.02, "pad_token_id": 0, **TINY_BERT}))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
+    rng = np.random.default_rng(seed)
+    h, inner = TINY_BERT["hidden_size"], TINY_BERT["intermediate_size"]
+    shapes = {"embeddings.word_embeddings.weight": (len(vocab), h),
+              "embeddings.position_embeddings.weight": (TINY_BERT["max_position_embeddings"], h),
+              "embeddings.token_type_embeddings.weight": (2, h),
+              "embeddings.LayerNorm.weight": (h,), "embeddings.LayerNorm.bias": (h,),
+              "pooler.dense.weight": (h, h), "pooler.dense.bias": (h,)}
+    for i in range(TINY_BERT["num_hidden_layers"]):
+        layer = f"encoder.layer.{i}."
+        for name in ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"):
+            shapes |= {f"{layer}{name}.weight": (h, h), f"{layer}{name}.bias": (h,)}
+        shapes |= {f"{layer}intermediate.dense.weight": (inner, h), f"{layer}intermediate.dense.bias": (inner,),
+                   f"{layer}output.dense.weight": (h, inner), f"{layer}output.dense.bias": (h,)}
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes |= {f"{layer}{norm}.weight": (h,), f"{layer}{norm}.bias": (h,)}
+    tensors = {name: (rng.normal(size=shape) * (0.1 if len(shape) == 1 else 0.3)).astype(np.float32)
+               for name, shape in shapes.items()}
+    for name in tensors:
+        if name.endswith("LayerNorm.weight"):
+            tensors[name] += 1.0
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_hub_pair(tiny_bert_dir, tmp_path_factory):
+    """The tiny BERT exported as a TF-Hub pair (a few seconds)."""
+    from tfbert import hub_export
+    return hub_export.cached_pair(tiny_bert_dir, seq_length=32, cache=tmp_path_factory.mktemp("hub_cache"))

@@ -33,7 +33,7 @@ def test_auto_on_a_machine_without_accelerators_is_the_default_strategy():
 
 def test_mirrored_over_two_cpus_trains_with_the_global_batch_split_across_replicas(ag_news_dir, tmp_path):
     strategy = distribute.get_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
-    args = agnews.parse_args(["--preset", "tiny", "--epochs", "2", "--batch-size", "8", "--lr", "5e-3", "--verbose", "0"])
+    args = agnews.parse_args(["--variants", "scratch", "--preset", "tiny", "--epochs", "2", "--batch-size", "8", "--lr", "5e-3", "--verbose", "0"])
     metrics = agnews.run_scratch(args, ag_news.load(ag_news_dir), strategy, tmp_path)
     config = runs.read_json(tmp_path / runs.CONFIG)
     assert (config["replicas"], config["global_batch_size"]) == (2, 16)
@@ -53,7 +53,7 @@ def test_two_workers_on_this_machine_train_together_and_both_finish(ag_news_dir,
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
         processes.append(start_cli(  # started together, waited for below
-            "--strategy", "multi_worker", "--preset", "tiny", "--epochs", "2", "--verbose", "0",
+            "--strategy", "multi_worker", "--variants", "scratch", "--preset", "tiny", "--epochs", "2", "--verbose", "0",
             "--data-dir", ag_news_dir, "--out", tmp_path / f"worker{index}", env={"TF_CONFIG": tf_config}))
     outputs = [p.communicate(timeout=300) for p in processes]
     for process, (stdout, stderr) in zip(processes, outputs):

@@ -1,4 +1,5 @@
 """`python -m experiments.agnews` as a user runs it: help, offline failures, a full small run, bad rows."""
+import csv
 import time
 
 import pytest
@@ -26,15 +27,20 @@ def test_offline_without_a_data_folder_fails_within_seconds_naming_what_to_pass(
 
 
 def test_a_small_run_prints_the_table_and_writes_the_run_directory(ag_news_dir, tmp_path):
-    code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--preset", "tiny", "--epochs", "2", "--verbose", "0",
+    code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny", "--epochs", "2", "--verbose", "0",
                                    "--batch-size", "8", "--lr", "5e-3", "--out", tmp_path)
     assert code == 0, stderr[-3000:]
-    assert "| variant | model | trainable / total params | test accuracy |" in stdout
+    assert "| variant | model | encoder | trainable / total params | test accuracy |" in stdout
     assert "| scratch | scratch Transformer (tiny) |" in stdout
     run_dir = tmp_path / "scratch"
     for name in (runs.CONFIG, runs.HISTORY, runs.METRICS, runs.PREDICTIONS, "learning_curves.png",
-                 "confusion_matrix.png", "model.keras", "vocab.txt"):
+                 "confusion_matrix.png", "model.keras", "vocab.txt", "model.tflite", "saved_model/saved_model.pb"):
         assert (run_dir / name).is_file(), name
+    from tfbert import serving
+    rows = list(csv.DictReader(open(run_dir / runs.PREDICTIONS, encoding="utf-8")))[:8]
+    served = serving.load(run_dir / "saved_model")([row["text"] for row in rows])  # raw strings in
+    expected = [[float(row[f"p_{name}"]) for name in ("World", "Sports", "Business", "Sci/Tech")] for row in rows]
+    assert abs(served["probabilities"].numpy() - expected).max() < 1e-5
     assert (tmp_path / "results.md").read_text().strip() in stdout
     assert (tmp_path / "accuracy.png").is_file()
     config = runs.read_json(run_dir / runs.CONFIG)
@@ -46,7 +52,7 @@ def test_a_small_run_prints_the_table_and_writes_the_run_directory(ag_news_dir, 
 
 
 def test_the_report_is_redrawn_from_the_files_alone(ag_news_dir, tmp_path):
-    code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--preset", "tiny", "--epochs", "1", "--verbose", "0",
+    code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny", "--epochs", "1", "--verbose", "0",
                                    "--out", tmp_path)
     assert code == 0, stderr[-3000:]
     for png in tmp_path.rglob("*.png"):
@@ -62,7 +68,7 @@ def test_a_bad_row_stops_the_run_naming_the_file_and_line_unless_skipped(ag_news
     (data / "offline_test.csv").write_bytes((ag_news_dir / "offline_test.csv").read_bytes())
     lines = (ag_news_dir / "offline_train.csv").read_bytes().splitlines(keepends=True)
     (data / "offline_train.csv").write_bytes(b"".join(lines[:9] + [b'"8","bad","class"\n'] + lines[9:]))
-    common = ["--data-dir", data, "--preset", "tiny", "--epochs", "1", "--verbose", "0", "--out", tmp_path / "out"]
+    common = ["--data-dir", data, "--variants", "scratch", "--preset", "tiny", "--epochs", "1", "--verbose", "0", "--out", tmp_path / "out"]
 
     code, _, stderr = run_cli(*common)
     assert code != 0 and f"error: {data / 'offline_train.csv'}:10: class index '8'" in stderr
@@ -77,7 +83,7 @@ def test_a_bad_row_stops_the_run_naming_the_file_and_line_unless_skipped(ag_news
 
 @pytest.mark.slow
 def test_the_textbook_model_learns_the_real_offline_split_in_one_epoch(tmp_path):
-    code, stdout, stderr = run_cli("--data-dir", SHARED_DATA / "ag_news", "--preset", "textbook", "--epochs", "1",
+    code, stdout, stderr = run_cli("--data-dir", SHARED_DATA / "ag_news", "--variants", "scratch", "--preset", "textbook", "--epochs", "1",
                                    "--verbose", "0", "--weight-decay", "0.01",
                                    "--out", tmp_path)
     assert code == 0, stderr[-3000:]
@@ -93,3 +99,36 @@ def test_without_a_data_folder_and_without_network_the_default_run_fails_within_
     code, _, stderr = run_cli(env=NO_DATA_DIR)
     assert code != 0 and "cannot be reached" in stderr and "TFBERT_DATA_DIR" in stderr
     assert time.time() - started < 60  # tfds' own retries would take ~205 s
+
+
+def test_the_bert_variants_run_from_a_local_checkpoint_and_share_one_table(ag_news_dir, tiny_bert_dir, tmp_path):
+    code, stdout, stderr = run_cli(
+        "--data-dir", ag_news_dir, "--encoder", tiny_bert_dir, "--variants", "hub_frozen", "hf_frozen", "hf_finetune",
+        "--head-epochs", "3", "--head-lr", "1e-2", "--finetune-lr", "1e-3", "--bert-train-examples", "120",
+        "--batch-size", "16", "--max-length", "32", "--verbose", "0", "--out", tmp_path, "--hub-cache", tmp_path / "hub",
+        timeout=900)
+    assert code == 0, stderr[-3000:]
+    for variant, trainable in (("hub_frozen", 84), ("hf_frozen", 84), ("hf_finetune", None)):
+        assert f"| {variant} |" in stdout
+        metrics = runs.read_json(tmp_path / variant / runs.METRICS)
+        config = runs.read_json(tmp_path / variant / runs.CONFIG)
+        assert config["data"]["train"] == 120 and metrics["test_examples"] == 80
+        assert metrics["trainable_params"] == (trainable or metrics["total_params"])
+        assert metrics["saved_model_max_abs_diff"] < 1e-5  # the raw-string SavedModel agrees with the model
+    assert (tmp_path / "hub_frozen" / "features.npz").is_file()  # frozen: features computed once, kept
+    assert runs.read_json(tmp_path / "hub_frozen" / runs.CONFIG)["recipe"]["pooling"] == "mean"
+
+
+def test_an_unknown_encoder_fails_at_once_with_the_choices(ag_news_dir):
+    code, _, stderr = run_cli("--data-dir", ag_news_dir, "--encoder", "bert-huge", "--variants", "hf_frozen")
+    assert code != 0 and "unknown encoder 'bert-huge'; choose one of minilm_l6" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.slow
+def test_frozen_minilm_features_separate_the_real_topics(tmp_path):
+    code, stdout, stderr = run_cli("--data-dir", SHARED_DATA / "ag_news", "--variants", "hub_frozen",
+                                   "--bert-train-examples", "500", "--head-epochs", "10", "--verbose", "0",
+                                   "--out", tmp_path, "--hub-cache", tmp_path / "hub", timeout=900)
+    assert code == 0, stderr[-3000:]
+    metrics = runs.read_json(tmp_path / "hub_frozen" / runs.METRICS)
+    assert metrics["test_examples"] == 1520 and metrics["test_accuracy"] > 0.75

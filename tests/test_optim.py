@@ -44,3 +44,18 @@ def test_weight_decay_skips_exactly_the_bias_and_layer_norm_variables():
     assert {n for n in no_decay if "layer_norm" in n} and {n for n in no_decay if "bias" in n}
     assert decayed == {v.name for v in model.trainable_variables} - no_decay
     assert any("embedding" in n for n in decayed) and any("kernel" in n for n in decayed)
+
+
+def test_in_the_hf_bert_classifier_weight_decay_skips_exactly_its_bias_and_layernorm_variables(tiny_bert_dir):
+    """The book's parameter groups ("weight_decay_rate" 0.1 on weights, 0 on bias/gamma/beta), done for real."""
+    from tfbert.models import bert
+    model = bert.hf_classifier(str(tiny_bert_dir), 2, trainable=True).model
+    optimizer = optim.create_adamw(0.1, 10, 0, weight_decay=0.5)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    optimizer.apply_gradients([(tf.zeros_like(v), v) for v in model.trainable_variables])
+    decayed = {v.name for v, b in zip(model.trainable_variables, before) if not np.array_equal(v.numpy(), b)}
+    layer_norm = {v.name for v in model.trainable_variables if "/LayerNorm/" in v.name}
+    bias = {v.name for v in model.trainable_variables if v.name.endswith("bias:0")}
+    assert len(layer_norm) == 2 * (1 + 2 * 2) and len(bias) == 2 * 6 + 1 + 1  # per layer: 6 dense biases; pooler; head
+    assert decayed == {v.name for v in model.trainable_variables} - layer_norm - bias
+    assert len(decayed) == 3 + 2 * 6 + 1 + 1  # embeddings, 6 kernels per layer, pooler, classifier

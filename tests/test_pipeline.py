@@ -48,3 +48,42 @@ def test_fixed_length_padding_and_dropped_remainder_give_static_shapes_for_tpus(
 def test_eval_batches_keep_file_order():
     batches = list(pipeline.eval_batches(IDS, LABELS, batch_size=5))
     assert first_ids(batches).tolist() == list(range(1, 24))
+
+
+def bucket_batches(seed, epoch, n=400, batch_size=8):
+    lengths = (np.arange(n) * 7919) % 97 + 1  # (n,) lengths 1..97 in no order
+    ids = tf.RaggedTensor.from_row_lengths(tf.repeat(tf.range(1, n + 1, dtype=tf.int64), lengths), lengths)
+    dataset = pipeline.train_batches(ids, np.arange(n) % 4, batch_size, seed, lambda: epoch, lengths=lengths)
+    return list(dataset), lengths
+
+
+def test_length_buckets_see_every_example_once_with_less_padding_and_a_seeded_order():
+    batches, lengths = bucket_batches(seed=0, epoch=0)
+    seen = first_ids(batches) - 1
+    assert sorted(seen) == list(range(400)) and len(batches) == 50
+    padded = sum(ids.shape[0] * ids.shape[1] for ids, _ in batches)
+    random_padded = sum(ids.shape[0] * ids.shape[1] for ids, _ in pipeline.train_batches(
+        tf.RaggedTensor.from_row_lengths(tf.ones(lengths.sum(), tf.int64), lengths), np.zeros(400), 8, 0, lambda: 0))
+    assert padded < 0.65 * random_padded  # near lengths.sum(): little padding
+    np.testing.assert_array_equal(first_ids(bucket_batches(0, 0)[0]), first_ids(batches))
+    assert not np.array_equal(first_ids(bucket_batches(0, 1)[0]), first_ids(batches))
+    batch_lengths = [np.count_nonzero(ids.numpy(), axis=1).max() for ids, _ in batches]
+    assert batch_lengths != sorted(batch_lengths)  # the buckets come in a shuffled order, not shortest first
+
+
+def test_strings_and_features_are_batched_as_they_are():
+    texts = tf.constant([f"text {i}" for i in range(10)])
+    (strings, labels), = list(pipeline.train_batches(texts, np.arange(10), 10, 0, lambda: 0))
+    assert sorted(strings.numpy().tolist()) == sorted(texts.numpy().tolist())
+    features = np.arange(20, dtype=np.float32).reshape(10, 2)
+    for x, y in pipeline.train_batches(features, np.arange(10), 4, 0, lambda: 0):
+        np.testing.assert_array_equal(x.numpy()[:, 0], 2 * y.numpy())
+
+
+def test_eval_batches_in_another_order_are_put_back_by_predict_in_order():
+    from tfbert import evaluate
+    from tfbert.keras import keras
+    order = evaluate.by_length(IDS.row_lengths().numpy())
+    identity = keras.Sequential([keras.layers.Lambda(lambda ids: tf.cast(ids[:, :1], tf.float32))])
+    restored = evaluate.predict_in_order(identity, pipeline.eval_batches(IDS, LABELS, 5, order=order), order)
+    np.testing.assert_array_equal(restored[:, 0], np.arange(1, 24))

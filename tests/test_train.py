@@ -72,7 +72,7 @@ def test_a_backup_ahead_of_the_history_is_refused(tmp_path, model):
 def test_a_run_killed_after_its_first_epoch_resumes_and_ends_like_an_uninterrupted_run(tmp_path):
     write_ag_news_csv(tmp_path / "offline_train.csv", 3000, seed=1)  # big enough for epochs of ~1 s
     write_ag_news_csv(tmp_path / "offline_test.csv", 200, seed=2)
-    common = ["--data-dir", tmp_path, "--preset", "tiny", "--epochs", "4", "--seed", "7", "--verbose", "0"]
+    common = ["--data-dir", tmp_path, "--variants", "scratch", "--preset", "tiny", "--epochs", "4", "--seed", "7", "--verbose", "0"]
 
     code, _, stderr = run_cli(*common, "--out", tmp_path / "straight")
     assert code == 0, stderr[-3000:]

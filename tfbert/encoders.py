@@ -7,7 +7,9 @@
 | `small_bert_l4_h128` | the textbook's TF-Hub pair: `bert_en_uncased_preprocess/3` + `small_bert/bert_en_uncased_L-4_H-128_A-2` | needs the network |
 
 `hf_source(name)` gives what `TFBertForSequenceClassification.from_pretrained` takes (a local folder or
-a hub name); offline, choosing an online preset fails at once with a message naming the offline one.
+a hub name), `hub_pair(name)` the TF-Hub preprocessing + encoder pair (TF-Hub handles, or an export of the
+HF weights, see `hub_export`), `vocab_file(name)` the WordPiece vocabulary. Offline, choosing an online
+preset fails at once with a message naming the offline one.
 """
 import dataclasses
 import hashlib
@@ -29,6 +31,7 @@ class EncoderPreset:
     hub_preprocess: str | None = None  # TF-Hub handles (online presets)
     hub_encoder: str | None = None
     offline: bool = False  # the weights come with an installed package
+    folder: str | None = None  # a local HF BERT folder (config.json, model.safetensors, vocab.txt)
 
 
 PRESETS = {
@@ -70,9 +73,12 @@ def minilm_dir() -> Path:
 
 
 def get(name: str) -> EncoderPreset:
-    if name not in PRESETS:
-        raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(PRESETS)}")
-    return PRESETS[name]
+    """The preset called `name`; or, when `name` is a folder holding an HF BERT checkpoint, that folder."""
+    if name in PRESETS:
+        return PRESETS[name]
+    if (Path(name) / "config.json").is_file():
+        return EncoderPreset(name, f"local HF BERT checkpoint {name}", offline=True, folder=name)
+    raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(PRESETS)}, or an HF BERT folder")
 
 
 def require_online(preset: EncoderPreset, host: str):
@@ -82,11 +88,44 @@ def require_online(preset: EncoderPreset, host: str):
 
 
 def hf_source(name: str) -> str:
-    """What `from_pretrained` takes for preset `name`: the local MiniLM folder, or a hub name when online."""
+    """What `from_pretrained` takes for preset `name`: a local folder (downloaded first for online presets)."""
+    return str(hf_folder(name))
+
+
+def hf_folder(name: str) -> Path:
+    """A local folder with the preset's config.json, model.safetensors and vocab.txt (downloaded if online)."""
     preset = get(name)
+    if preset.folder is not None:
+        return Path(preset.folder)
     if preset.offline:
-        return str(minilm_dir())
+        return minilm_dir()
     if preset.hf_name is None:
         raise ValueError(f"encoder {name!r} is a TF-Hub model only, with no HF weights")
     require_online(preset, "huggingface.co")
-    return preset.hf_name
+    from huggingface_hub import snapshot_download
+    return Path(snapshot_download(preset.hf_name, allow_patterns=["config.json", "model.safetensors", "vocab.txt",
+                                                                  "tokenizer_config.json"]))
+
+
+def vocab_file(name: str) -> Path:
+    return hf_folder(name) / "vocab.txt"
+
+
+def hub_pair(name: str, seq_length=128, cache=None):
+    """The preset's TF-Hub pair: its published handles, else its HF weights exported (and cached) as TF-Hub."""
+    from tfbert import hub_export  # imports tf-models-official: only when a hub model is wanted
+
+    preset = get(name)
+    if preset.hub_encoder is not None:
+        require_online(preset, "tfhub.dev")
+        return hub_export.HubPair(preset.hub_preprocess, preset.hub_encoder)
+    return hub_export.cached_pair(hf_folder(name), seq_length, cache)
+
+
+def check(name: str, families=("hub", "hf")):
+    """Fails at once (ValueError, OfflineError) if preset `name` cannot serve the model `families` from here."""
+    preset = get(name)
+    if "hf" in families and not preset.offline and preset.hf_name is None:
+        raise ValueError(f"encoder {name!r} is a TF-Hub model only, with no HF weights for the hf variants")
+    if not preset.offline:
+        require_online(preset, "tfhub.dev" if preset.hub_encoder and "hf" not in families else "huggingface.co")

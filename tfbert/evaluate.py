@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from tfbert import runs
+from tfbert.metrics import matthews_corrcoef
 from tfbert.keras import keras, tf
 
 
@@ -12,6 +13,19 @@ def predict_proba(model, batches) -> np.ndarray:
     """(N, C) class probabilities from a logits model, in the batches' order."""
     logits = model.predict(batches.map(lambda x, y: x), verbose=0)  # (N, C)
     return tf.nn.softmax(logits).numpy()
+
+
+def predict_in_order(model, batches, order) -> np.ndarray:
+    """`model`'s outputs for batches built with `eval_batches(..., order=order)`, back in file order."""
+    outputs = model.predict(batches.map(lambda x, y: x), verbose=0)  # (N, ...) in `order`
+    restored = np.empty_like(outputs)
+    restored[np.asarray(order)] = outputs
+    return restored
+
+
+def by_length(lengths) -> np.ndarray:
+    """(N,) indices sorting texts by length, so evaluation batches hold little padding."""
+    return np.argsort(np.asarray(lengths), kind="stable")
 
 
 def accuracy(labels, probabilities) -> float:
@@ -55,15 +69,19 @@ def read_predictions(path) -> tuple[np.ndarray, np.ndarray]:
     return np.array([int(r["label"]) for r in rows]), np.array([int(r["prediction"]) for r in rows])
 
 
+def scores(split, probabilities, prefix="test") -> dict:
+    """Accuracy, cross-entropy, example count, and for two classes MCC, keyed `{prefix}_...`."""
+    result = {f"{prefix}_accuracy": accuracy(split.labels, probabilities),
+              f"{prefix}_loss": cross_entropy(split.labels, probabilities), f"{prefix}_examples": len(split)}
+    if probabilities.shape[1] == 2:
+        result[f"{prefix}_mcc"] = matthews_corrcoef(split.labels, np.argmax(probabilities, axis=-1))
+    return result
+
+
 def write_test_results(run_dir, split, probabilities, class_names, **extra) -> dict:
-    """Writes predictions.csv and metrics.json (test accuracy and loss, plus `extra`); returns the metrics."""
+    """Writes predictions.csv and metrics.json (test scores, plus `extra`); returns the metrics."""
     run_dir = Path(run_dir)
     write_predictions(run_dir / runs.PREDICTIONS, split.texts, split.labels, probabilities, class_names)
-    metrics = {
-        "test_accuracy": accuracy(split.labels, probabilities),
-        "test_loss": cross_entropy(split.labels, probabilities),
-        "test_examples": len(split),
-        **extra,
-    }
+    metrics = {**scores(split, probabilities), **extra}
     runs.write_json(run_dir / runs.METRICS, metrics)
     return metrics

@@ -13,8 +13,19 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tfbert import evaluate, runs  # noqa: E402
 
-COLUMNS = ("variant", "model", "trainable / total params", "test accuracy", "epochs (best)", "train time",
-           "train examples/s")
+# Table columns: header -> cell from (run directory name, config.json, metrics.json).
+CELLS = {
+    "variant": lambda name, config, metrics: name,
+    "model": lambda name, config, metrics: config.get("model_name", "?"),
+    "encoder": lambda name, config, metrics: config.get("encoder", "-"),
+    "trainable / total params": lambda name, config, metrics:
+        f"{metrics['trainable_params']:,} / {metrics['total_params']:,}",
+    "test accuracy": lambda name, config, metrics: f"{metrics['test_accuracy']:.4f}",
+    "epochs (best)": lambda name, config, metrics: f"{metrics['epochs_trained']} ({metrics['best_epoch'] + 1})",
+    "train time": lambda name, config, metrics: f"{metrics['train_seconds']:.0f} s",
+    "train examples/s": lambda name, config, metrics: f"{metrics['train_examples_per_second']:.1f}",
+}
+COLUMNS = tuple(CELLS.items())
 
 
 def run_dirs(out_dir) -> list[Path]:
@@ -22,27 +33,16 @@ def run_dirs(out_dir) -> list[Path]:
     return sorted(p.parent for p in Path(out_dir).glob(f"*/{runs.METRICS}"))
 
 
-def _row(run_dir: Path) -> list[str]:
-    config, metrics = runs.read_json(run_dir / runs.CONFIG), runs.read_json(run_dir / runs.METRICS)
-    return [
-        run_dir.name,
-        config.get("model_name", "?"),
-        f"{metrics['trainable_params']:,} / {metrics['total_params']:,}",
-        f"{metrics['test_accuracy']:.4f}",
-        f"{metrics['epochs_trained']} ({metrics['best_epoch'] + 1})",
-        f"{metrics['train_seconds']:.0f} s",
-        f"{metrics['train_examples_per_second']:.0f}",
-    ]
-
-
-def results_table(dirs) -> str:
+def results_table(dirs, columns=COLUMNS) -> str:
     """A Markdown table, one row per run directory."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_row(Path(d))) + " |" for d in dirs]
+    lines = ["| " + " | ".join(header for header, _ in columns) + " |", "|" + "---|" * len(columns)]
+    for run_dir in map(Path, dirs):
+        config, metrics = runs.read_json(run_dir / runs.CONFIG), runs.read_json(run_dir / runs.METRICS)
+        lines.append("| " + " | ".join(cell(run_dir.name, config, metrics) for _, cell in columns) + " |")
     return "\n".join(lines)
 
 
-def plot_learning_curves(run_dir):
+def plot_learning_curves(run_dir, score="accuracy"):
     run_dir = Path(run_dir)
     history = runs.read_json(run_dir / runs.HISTORY)
     best_epoch = runs.read_json(run_dir / runs.METRICS)["best_epoch"] + 1
@@ -50,8 +50,8 @@ def plot_learning_curves(run_dir):
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
     for split, style in [("", "-o"), ("val_", "--o")]:
         loss_ax.plot(epochs, [row[f"{split}loss"] for row in history], style, label=f"{split or 'train_'}loss")
-        acc_ax.plot(epochs, [row[f"{split}accuracy"] for row in history], style, label=f"{split or 'train_'}accuracy")
-    for ax, title in [(loss_ax, "loss"), (acc_ax, "accuracy")]:
+        acc_ax.plot(epochs, [row[f"{split}{score}"] for row in history], style, label=f"{split or 'train_'}{score}")
+    for ax, title in [(loss_ax, "loss"), (acc_ax, score)]:
         ax.axvline(best_epoch, color="gray", linestyle=":", label="best (kept) epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(xlabel="epoch", title=f"{run_dir.name}: {title}")
@@ -80,29 +80,29 @@ def plot_confusion_matrix(run_dir):
     plt.close(fig)
 
 
-def plot_accuracy(dirs, path):
+def plot_accuracy(dirs, path, score="test_accuracy"):
     names = [Path(d).name for d in dirs]
-    accuracies = [runs.read_json(Path(d) / runs.METRICS)["test_accuracy"] for d in dirs]
+    values = [runs.read_json(Path(d) / runs.METRICS)[score] for d in dirs]
     fig, ax = plt.subplots(figsize=(max(4, 1.4 * len(names)), 4))
-    bars = ax.bar(names, accuracies, color="tab:blue")
+    bars = ax.bar(names, values, color="tab:blue")
     ax.bar_label(bars, fmt="%.3f")
-    ax.set(ylabel="test accuracy", ylim=(0, 1), title="test accuracy by variant")
+    ax.set(ylabel=score.replace("_", " "), ylim=(min(0, *values), 1), title=f"{score.replace('_', ' ')} by variant")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def render(out_dir) -> str:
-    """Writes every run's plots, the accuracy chart and results.md in `out_dir`; returns the table."""
+def render(out_dir, columns=COLUMNS, score="accuracy") -> str:
+    """Writes every run's plots, the chart of test `score` and results.md in `out_dir`; returns the table."""
     out_dir = Path(out_dir)
     dirs = run_dirs(out_dir)
     if not dirs:
         raise FileNotFoundError(f"no finished runs (*/{runs.METRICS}) in {out_dir}")
     for run_dir in dirs:
-        plot_learning_curves(run_dir)
+        plot_learning_curves(run_dir, score)
         plot_confusion_matrix(run_dir)
-    plot_accuracy(dirs, out_dir / "accuracy.png")
-    table = results_table(dirs)
+    plot_accuracy(dirs, out_dir / f"{score}.png", f"test_{score}")
+    table = results_table(dirs, columns)
     (out_dir / "results.md").write_text(table + "\n")
     return table
 

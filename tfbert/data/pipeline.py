@@ -3,6 +3,9 @@
 Each batch is padded to its own longest sequence (AG News averages 53 WordPiece tokens; padding
 everything to 256 wastes most of the compute), or to `pad_to` where an accelerator needs static shapes.
 Padding is id 0 (TextVectorization's and BERT WordPiece's), or the `pad_id` given (RoBERTa's is 1).
+With `lengths`, training batches are drawn from length buckets: each epoch's shuffled order is cut into
+chunks of `BUCKET_BATCHES` batches, each chunk sorted by length, and the batches shuffled again, so a
+batch holds texts of similar length and little padding (about half the compute of random batches on AG News).
 
 The training order of epoch `e` is a pure function of `(seed, e)`, and `e` is read when the epoch's
 iterator starts, from a callable such as `lambda: optimizer.iterations // steps_per_epoch`. So a run
@@ -13,6 +16,7 @@ from typing import Callable
 from tfbert.keras import tf
 
 AUTOTUNE = tf.data.AUTOTUNE
+BUCKET_BATCHES = 50  # batches per sorting chunk: enough to find similar lengths, small enough to stay random
 
 
 def epoch_order(n: int, seed: int, epoch) -> tf.Tensor:
@@ -29,17 +33,28 @@ def pad_batch(ids: tf.RaggedTensor, pad_to, rows=None, pad_id=0):
 
 
 def index_batches(n: int, batch_size: int, seed: int, epoch: Callable[[], tf.Tensor], drop_remainder=False,
-                  max_batches: int | None = None) -> tf.data.Dataset:
+                  max_batches: int | None = None, lengths=None) -> tf.data.Dataset:
     """One epoch of (epoch, batch number, (B,) example indices), shuffled by (seed, epoch).
 
     `epoch()` is read once, when iteration starts. `max_batches` cuts the epoch short (quick runs).
+    `lengths` ((n,) ints) makes batches of similar lengths (see the module docstring).
     """
     def one_epoch(_):
         e = tf.cast(epoch(), tf.int64)
-        indices = tf.data.Dataset.from_tensor_slices(epoch_order(n, seed, e))
-        return indices.batch(batch_size, drop_remainder=drop_remainder).enumerate().map(lambda b, i: (e, b, i))
+        order = epoch_order(n, seed, e)  # (n,)
+        if lengths is None:
+            indices = tf.data.Dataset.from_tensor_slices(order)
+            return indices.batch(batch_size, drop_remainder=drop_remainder).enumerate().map(lambda b, i: (e, b, i))
+        chunk = tf.range(n, dtype=tf.int64) // (batch_size * BUCKET_BATCHES)  # (n,)
+        key = chunk * (tf.reduce_max(lengths) + 1) + tf.gather(lengths, order)  # sorts by (chunk, length)
+        order = tf.gather(order, tf.argsort(key, stable=True))
+        batch_order = epoch_order(num_batches, seed + 1, e)  # (num_batches,) the buckets' order
+        return tf.data.Dataset.from_tensor_slices(batch_order).enumerate().map(
+            lambda b, k: (e, b, order[k * batch_size: tf.minimum((k + 1) * batch_size, n)]))
 
     num_batches = n // batch_size if drop_remainder else -(-n // batch_size)
+    if lengths is not None:
+        lengths = tf.cast(tf.convert_to_tensor(lengths), tf.int64)
     batches = tf.data.Dataset.range(1).flat_map(one_epoch)
     if max_batches is not None and max_batches < num_batches:
         batches, num_batches = batches.take(max_batches), max_batches
@@ -47,42 +62,59 @@ def index_batches(n: int, batch_size: int, seed: int, epoch: Callable[[], tf.Ten
     return batches.apply(tf.data.experimental.assert_cardinality(num_batches))
 
 
+def gather_batch(inputs, index, pad_to=None, rows=None, pad_id=0):
+    """Rows `index` of `inputs`: ragged ids are padded to (B, T); strings or dense features as they are."""
+    picked = tf.gather(inputs, index)
+    return pad_batch(picked, pad_to, rows, pad_id) if isinstance(picked, tf.RaggedTensor) else picked
+
+
 def train_batches(
-    ids: tf.RaggedTensor,
+    ids,
     labels,
     batch_size: int,
     seed: int,
     epoch: Callable[[], tf.Tensor],
     pad_to: int | None = None,
     drop_remainder: bool = False,
+    lengths=None,
 ) -> tf.data.Dataset:
     """Shuffled (ids (B, T), labels (B,)) batches for one epoch; iterate again for the next epoch.
 
     Args:
-        ids: (N, None) ragged token ids.
+        ids: (N, None) ragged token ids; or (N,) strings, or (N, D) features, batched as they are.
         labels: (N,) integer labels.
         batch_size: the global batch size (per-replica batch x replicas).
         seed: the training seed.
         epoch: returns the index of the epoch about to start, as a scalar tensor.
         pad_to: pad every batch to this length instead of its longest row.
         drop_remainder: drop the last, smaller batch (static batch shape for TPUs).
+        lengths: (N,) token counts: batch texts of similar length together (length buckets).
     """
     labels = tf.convert_to_tensor(labels)
     rows = batch_size if drop_remainder else None
-    batches = index_batches(int(ids.nrows()), batch_size, seed, epoch, drop_remainder)
+    n = int(ids.nrows()) if isinstance(ids, tf.RaggedTensor) else len(ids)
+    batches = index_batches(n, batch_size, seed, epoch, drop_remainder, lengths=lengths)
     batches = batches.map(
-        lambda e, b, index: (pad_batch(tf.gather(ids, index), pad_to, rows), tf.gather(labels, index)),
+        lambda e, b, index: (gather_batch(ids, index, pad_to, rows), tf.gather(labels, index)),
         num_parallel_calls=AUTOTUNE,
     )
     return batches.prefetch(AUTOTUNE)
 
 
 def eval_batches(
-    ids: tf.RaggedTensor, labels, batch_size: int, pad_to: int | None = None, drop_remainder: bool = False
+    ids, labels, batch_size: int, pad_to: int | None = None, drop_remainder: bool = False, order=None
 ) -> tf.data.Dataset:
-    """(ids (B, T), labels (B,)) batches in file order, cached after the first pass."""
-    ds = tf.data.Dataset.from_tensor_slices((ids, tf.convert_to_tensor(labels)))
+    """(ids (B, T), labels (B,)) batches in file order (or in `order`, e.g. by length), cached after the first pass.
+
+    `ids` as in `train_batches`. `order` ((N,) indices) changes which rows come first: fine for metrics,
+    and `evaluate.predict_in_order` puts predictions back in file order.
+    """
+    labels = tf.convert_to_tensor(labels)
+    if order is not None:
+        ids, labels = tf.gather(ids, order), tf.gather(labels, order)
+    ds = tf.data.Dataset.from_tensor_slices((ids, labels))
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     rows = batch_size if drop_remainder else None
-    ds = ds.map(lambda x, y: (pad_batch(x, pad_to, rows), y), num_parallel_calls=AUTOTUNE)
+    if isinstance(ids, tf.RaggedTensor):
+        ds = ds.map(lambda x, y: (pad_batch(x, pad_to, rows), y), num_parallel_calls=AUTOTUNE)
     return ds.cache().prefetch(AUTOTUNE)

@@ -33,9 +33,12 @@ class TextClassificationData:
     class_names: tuple
     source: str  # a folder or a tfds name, for config.json
     skipped: SkippedRows = dataclasses.field(default_factory=SkippedRows)
+    test_name: str = "test"  # what the test split is called in reports (CoLA: "in_domain_dev")
+    more_tests: dict = dataclasses.field(default_factory=dict)  # other scored sets, name -> Split
 
     def sizes(self):
-        return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
+        return {"train": len(self.train), "validation": len(self.validation), self.test_name: len(self.test),
+                **{name: len(split) for name, split in self.more_tests.items()}}
 
 
 def carve_validation(train: Split, fraction: float, seed: int = 0) -> tuple[Split, Split]:

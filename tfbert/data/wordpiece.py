@@ -10,7 +10,7 @@ import tensorflow_text as tf_text
 from tfbert.keras import tf
 
 
-class WordPiece:
+class WordPiece(tf.Module):
     """Strings -> ragged WordPiece ids with [CLS] and [SEP], at most `max_length` ids per text.
 
     Args:
@@ -20,6 +20,7 @@ class WordPiece:
     """
 
     def __init__(self, vocab_file, max_length=128, lower_case=True):
+        super().__init__(name="wordpiece")  # a tf.Module: its lookup table is saved with a SavedModel that holds it
         vocab = [line.rstrip("\n") for line in open(vocab_file, encoding="utf-8")]
         self.pad_id, self.cls_id, self.sep_id = (vocab.index(t) for t in ("[PAD]", "[CLS]", "[SEP]"))
         self.max_length = max_length
@@ -34,3 +35,7 @@ class WordPiece:
         cls = tf.fill([batch, 1], tf.constant(self.cls_id, tf.int64))
         sep = tf.fill([batch, 1], tf.constant(self.sep_id, tf.int64))
         return tf.concat([cls, pieces, sep], axis=1)  # (B, None): [CLS] pieces [SEP]
+
+    def dense(self, texts) -> tf.Tensor:
+        """(B, T) int32 ids padded with [PAD] to the longest text, what `models.bert.hf_classifier` takes."""
+        return tf.cast(self(texts).to_tensor(self.pad_id), tf.int32)

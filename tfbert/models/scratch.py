@@ -44,7 +44,7 @@ def build_vectorizer(config: ScratchConfig, texts) -> keras.layers.TextVectoriza
 
 def encode(vectorizer, texts, config: ScratchConfig) -> tf.RaggedTensor:
     """(N, <= max_length) ragged token ids for `texts`."""
-    return vectorizer(tf.constant(texts))[:, : config.max_length]
+    return vectorizer(tf.convert_to_tensor(texts))[:, : config.max_length]
 
 
 def build_classifier(config: ScratchConfig) -> keras.Model:

@@ -1,0 +1,81 @@
+"""Pretrained-BERT classifiers (TF-Hub and HF) and their raw-string SavedModels, on a tiny random BERT."""
+import numpy as np
+import pytest
+
+from tfbert import evaluate, serving
+from tfbert.data.wordpiece import WordPiece
+from tfbert.keras import tf
+from tfbert.models import bert, scratch
+
+TEXTS = ["the coach says the season is new", "shares in chip market after report today", "goal"]
+
+
+@pytest.mark.parametrize("pooling", bert.POOLINGS)
+def test_hub_classifier_trimmed_padding_gives_the_logits_of_full_padding(tiny_hub_pair, pooling):
+    trimmed = bert.hub_classifier(tiny_hub_pair, 4, trainable=False, pooling=pooling)
+    full = bert.hub_classifier(tiny_hub_pair, 4, trainable=False, pooling=pooling, trim_padding=False)
+    full.head.set_weights(trimmed.head.get_weights())
+    np.testing.assert_allclose(trimmed.model(tf.constant(TEXTS)).numpy(), full.model(tf.constant(TEXTS)).numpy(),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("trainable", [False, True])
+def test_hub_frozen_trains_only_the_head_and_model_is_head_of_features(tiny_hub_pair, trainable):
+    classifier = bert.hub_classifier(tiny_hub_pair, 4, trainable=trainable)
+    counts = evaluate.parameter_counts(classifier.model)
+    assert counts["trainable_params"] == (counts["total_params"] if trainable else 20 * 4 + 4)
+    features = classifier.features(tf.constant(TEXTS))  # (3, 20)
+    np.testing.assert_allclose(classifier.head(features).numpy(), classifier.model(tf.constant(TEXTS)).numpy(),
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("trainable", [False, True])
+def test_hf_classifier_frozen_base_and_padding_invariance(tiny_bert_dir, trainable):
+    classifier = bert.hf_classifier(str(tiny_bert_dir), 4, trainable=trainable)
+    counts = evaluate.parameter_counts(classifier.model)
+    assert counts["trainable_params"] == (counts["total_params"] if trainable else 20 * 4 + 4)
+    wordpiece = WordPiece(tiny_bert_dir / "vocab.txt", max_length=32)
+    ids = wordpiece.dense(tf.constant(TEXTS))  # (3, T)
+    padded = tf.pad(ids, [[0, 0], [0, 5]])  # more [PAD]: the mask hides it
+    np.testing.assert_allclose(classifier.model(ids).numpy(), classifier.model(padded).numpy(), atol=1e-5)
+    np.testing.assert_allclose(classifier.head(classifier.features(ids)).numpy(), classifier.model(ids).numpy(),
+                               atol=1e-6)
+
+
+def test_hf_classifier_equals_the_hf_model_it_wraps(tiny_bert_dir):
+    from transformers import BertTokenizerFast, TFBertForSequenceClassification
+    classifier = bert.hf_classifier(str(tiny_bert_dir), 3, trainable=True)
+    hf = TFBertForSequenceClassification.from_pretrained(str(tiny_bert_dir), num_labels=3)
+    hf.set_weights(classifier.model.get_weights())
+    batch = BertTokenizerFast(str(tiny_bert_dir / "vocab.txt"))(TEXTS, padding=True, return_tensors="np")
+    np.testing.assert_allclose(classifier.model(batch["input_ids"].astype(np.int32)).numpy(),
+                               hf(dict(batch)).logits.numpy(), atol=1e-5)
+
+
+def test_raw_string_saved_models_reload_with_the_same_predictions(tiny_bert_dir, tiny_hub_pair, tmp_path):
+    wordpiece = WordPiece(tiny_bert_dir / "vocab.txt", max_length=32)
+    hf = bert.hf_classifier(str(tiny_bert_dir), 4, trainable=True).model
+    hub = bert.hub_classifier(tiny_hub_pair, 4, trainable=True).model
+    names = ["World", "Sports", "Business", "Sci/Tech"]
+    serving.export(hf, tmp_path / "hf", names, tokenize=wordpiece.dense, resources=[wordpiece])
+    serving.export(hub, tmp_path / "hub", names)
+    del wordpiece
+    for path, expected in ((tmp_path / "hf", hf(WordPiece(tiny_bert_dir / "vocab.txt", 32).dense(tf.constant(TEXTS)))),
+                           (tmp_path / "hub", hub(tf.constant(TEXTS)))):
+        served = serving.load(path)(TEXTS)
+        np.testing.assert_allclose(served["probabilities"].numpy(), tf.nn.softmax(expected).numpy(), atol=1e-6)
+        assert [n.decode() for n in served["class_name"].numpy()] == [names[i] for i in np.argmax(expected, axis=1)]
+
+
+def test_the_scratch_model_runs_as_tflite_with_the_same_logits(tmp_path):
+    config = scratch.PRESETS["tiny"]
+    model = scratch.build_classifier(config)
+    ids = np.zeros((1, config.max_length), np.int64)
+    ids[0, :7] = [5, 9, 2, 77, 3, 150, 4]
+    serving.to_tflite(model, tmp_path / "model.tflite", config.max_length)
+    interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "model.tflite"))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], ids)
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(got, model(ids, training=False).numpy(), atol=1e-5)

@@ -1,0 +1,132 @@
+"""CoLA: the raw TSVs and their quirks, the experiment end to end, and the verdict interface."""
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfbert import runs
+from tfbert.data import BadRowError, cola
+
+from conftest import ROOT, SHARED_DATA, TOPIC_WORDS
+
+GOOD = [" ".join(TOPIC_WORDS[0][:3]), "the coach says the season", "a new report on the market", "goal after goal"]
+BAD = ["season the the coach", "on on a", "report report report", "with in after"]
+
+
+def write_cola(folder, rows=120, final_newline=True):
+    """A raw CoLA folder: 'acceptable' sentences use words in order, 'unacceptable' ones scramble them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, n in (("in_domain_train.tsv", rows), ("in_domain_dev.tsv", 40), ("out_of_domain_dev.tsv", 40)):
+        lines = [f"src{i % 3}\t{1 - i % 2}\t{' ' if i == 5 else ('*' if i % 2 else '')}\t"
+                 f"{(GOOD if i % 2 == 0 else BAD)[i % 4]}." for i in range(n)]
+        (folder / name).write_text("\n".join(lines) + ("\n" if final_newline else ""), encoding="utf-8")
+    return folder
+
+
+def run_cola(*args, stdin=None, timeout=900):
+    process = subprocess.run([sys.executable, "-m", "experiments.cola", *map(str, args)], cwd=ROOT, input=stdin,
+                             capture_output=True, text=True, timeout=timeout)
+    return process.returncode, process.stdout, process.stderr
+
+
+def test_the_raw_files_load_with_their_quirks(tmp_path):
+    data = cola.load(write_cola(tmp_path / "cola", final_newline=False))  # no final newline, a ' ' annotation
+    assert data.sizes() == {"train": 108, "validation": 12, "in_domain_dev": 40, "out_of_domain_dev": 40}
+    assert data.class_names == ("unacceptable", "acceptable") and set(data.test.labels) == {0, 1}
+
+
+def test_a_bad_row_names_the_file_and_line(tmp_path):
+    folder = write_cola(tmp_path / "cola")
+    lines = (folder / "in_domain_dev.tsv").read_text().splitlines()
+    lines[6] = "src\t2\t\tA sentence."
+    (folder / "in_domain_dev.tsv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(BadRowError, match=r"in_domain_dev.tsv:7: label '2' is not 0 or 1"):
+        cola.load(folder)
+    lines[6] = "src\t1\tA sentence without an annotation column."
+    (folder / "in_domain_dev.tsv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(BadRowError, match=r"in_domain_dev.tsv:7: expected 4 tab-separated columns"):
+        cola.load(folder)
+
+
+def test_the_real_release_has_its_documented_sizes():
+    data = cola.load(SHARED_DATA / "cola")
+    assert data.sizes() == {"train": 7696, "validation": 855, "in_domain_dev": 527, "out_of_domain_dev": 516}
+    assert np.mean(data.test.labels) == pytest.approx(365 / 527)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, tiny_bert_dir):
+    out = tmp_path_factory.mktemp("cola_runs")
+    data = write_cola(out / "data")
+    code, stdout, stderr = run_cola("--data-dir", data, "--encoder", tiny_bert_dir, "--variants", "tuned", "frozen",
+                                    "--epochs", "2", "--max-length", "16", "--verbose", "0", "--out", out / "runs")
+    assert code == 0, stderr[-3000:]
+    return out / "runs", stdout
+
+
+def test_training_prints_mcc_and_accuracy_on_both_dev_sets_beside_the_majority_baseline(trained_run):
+    out, stdout = trained_run
+    assert "| variant | recipe | trainable / total params | in-domain MCC | in-domain accuracy | out-of-domain MCC |" \
+        in stdout
+    assert re.search(r"\| always '(un)?acceptable' \| - \| 0 / 0 \| 0.000 \| 0.500 \| 0.000 \| 0.500 \|", stdout)
+    for variant in ("tuned", "frozen"):
+        metrics = runs.read_json(out / variant / runs.METRICS)
+        assert {"test_mcc", "test_accuracy", "out_of_domain_dev_mcc", "out_of_domain_dev_accuracy"} <= set(metrics)
+        assert (out / variant / "predictions_out_of_domain_dev.csv").is_file()
+        assert (out / variant / "confusion_matrix.png").is_file() and (out / variant / "learning_curves.png").is_file()
+        history = runs.read_json(out / variant / runs.HISTORY)
+        assert "val_mcc" in history[0] and metrics["best_epoch"] == max(
+            range(len(history)), key=lambda e: history[e]["val_mcc"])
+
+
+def test_predict_reads_piped_sentences_and_answers_empty_and_long_input(trained_run):
+    out, _ = trained_run
+    long = "word " * 100  # 500 characters: read, but cut to the model's length
+    code, stdout, stderr = run_cola("predict", "--model", out / "tuned",
+                                    stdin=f"The cat sat on the mat.\n\n{long}\n{'x' * 1200}\n")
+    assert code == 0, stderr[-3000:]
+    lines = stdout.strip("\n").split("\n")
+    assert len(lines) == 4
+    assert lines[0].split(" (p = ")[0] in ("acceptable", "unacceptable") and lines[0].endswith("The cat sat on the mat.")
+    assert lines[1].startswith("(empty: type a sentence)")
+    assert "(judged on its first 14 word pieces only)" in lines[2]
+    assert lines[3].startswith("(too long: 1200 characters")
+
+
+def test_predict_without_a_trained_model_says_what_to_do(tmp_path):
+    code, _, stderr = run_cola("predict", "--model", tmp_path)
+    assert code != 0 and "no trained model in" in stderr and "python -m experiments.cola" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_the_notebook_widget_shows_a_verdict_on_click(trained_run):
+    from tfbert.verdict import Judge, widget
+    out, _ = trained_run
+    box = widget(out / "tuned")
+    (text, button), output = box.children[0].children, box.children[1]
+    text.value = "The cat sat on the mat."
+    button.click()
+    assert output.value == f"<b>{Judge(out / 'tuned')('The cat sat on the mat.')}</b>" and "(p = " in output.value
+
+
+@pytest.mark.slow
+def test_the_notebook_trains_a_small_model_and_opens_the_widget(monkeypatch, tmp_path):
+    """Runs the notebook's code cells in order, as Jupyter would, on the real CoLA files."""
+    import json
+    notebook = json.loads((ROOT / "notebooks" / "cola_verdict.ipynb").read_text())
+    monkeypatch.chdir(ROOT / "notebooks")
+    monkeypatch.setenv("TFBERT_COLA_DIR", str(SHARED_DATA / "cola"))
+    namespace = {}
+    code = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    code[-2] = code[-2].replace('"runs/cola_notebook"', f'"{tmp_path}/runs"')
+    code[-1] = code[-1].replace('"runs/cola_notebook/tuned"', f'"{tmp_path}/runs/tuned"')
+    for source in code[:-1]:
+        exec(source, namespace)
+    box = eval(code[-1].splitlines()[-1], namespace)  # the last line is the widget the notebook shows
+    (text, button), output = box.children[0].children, box.children[1]
+    text.value = "The cat sat on the mat."
+    button.click()
+    assert "acceptable (p = " in output.value
+    assert runs.read_json(tmp_path / "runs" / "tuned" / runs.METRICS)["test_mcc"] > 0.0

@@ -1,0 +1,189 @@
+"""Train a pretrained-BERT classifier, frozen or fine-tuned, TF-Hub or HF, and score it on the test split.
+
+    recipe = finetune.BertRecipe(family="hf", trainable=True, epochs=4, lr=5e-5)
+    metrics = finetune.run(recipe, data, strategy, "runs/agnews/hf_finetune")
+
+Fine-tuning trains every weight with AdamW + linear warmup/decay (no decay on bias and LayerNorm) on
+batches of texts of similar length (length buckets), each padded to its own longest text.
+Frozen runs compute the encoder's features once (saved in the run directory as features.npz) and train
+only the head on them, so each extra epoch costs milliseconds; their training time includes the
+feature pass over the training texts.
+The run directory gets config.json, history.json, metrics.json, predictions.csv, best/ and saved_model/
+(raw strings in, see `serving`), checked against the in-memory model before the run ends.
+"""
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tfbert import encoders, evaluate, optim, runs, serving, train
+from tfbert.data import pipeline
+from tfbert.data.wordpiece import WordPiece
+from tfbert.keras import keras, tf
+from tfbert.models import bert
+
+FAMILIES = ("hub", "hf")
+
+
+def splits_of(data) -> dict:
+    """Every split of `data` by name: train, validation, test and the extra scored sets."""
+    return {"train": data.train, "validation": data.validation, "test": data.test, **data.more_tests}
+
+
+@dataclasses.dataclass
+class BertRecipe:
+    family: str  # "hub" (TF-Hub SavedModels, strings in) or "hf" (TFBertForSequenceClassification, ids in)
+    trainable: bool  # fine-tune every weight, or train the head on frozen features
+    encoder: str = "minilm_l6"  # a preset of `tfbert.encoders`
+    pooling: str = "mean"  # hub family: "mean" (masked mean of sequence_output) or "pooled" (pooled_output)
+    epochs: int = 4
+    lr: float = 5e-5  # peak learning rate
+    batch_size: int = 32  # per replica
+    warmup: float = 0.1  # fraction of all steps
+    weight_decay: float = 0.01
+    dropout: float = 0.1  # before the hub family's dense head (the HF head uses its config's)
+    max_length: int = 128  # WordPiece tokens, [CLS] and [SEP] included
+    buckets: bool = True  # batches of similar lengths when fine-tuning
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        if self.pooling not in bert.POOLINGS:
+            raise ValueError(f"pooling must be one of {bert.POOLINGS}, got {self.pooling!r}")
+
+    @property
+    def variant(self) -> str:
+        return f"{self.family}_{'finetune' if self.trainable else 'frozen'}"
+
+    def describe(self) -> str:
+        how = "fine-tuned" if self.trainable else "frozen"
+        if self.family == "hub":
+            pooling = "mean pooling" if self.pooling == "mean" else "pooled_output"
+            return f"{self.encoder} via TF-Hub, {pooling}, {how}"
+        return f"{self.encoder} via HF TFBertForSequenceClassification, {how}"
+
+
+def hub_lengths(preprocess, texts, batch_size=1024) -> np.ndarray:
+    """(N,) tokens per text, [CLS] and [SEP] included, as the hub preprocessing model counts them."""
+    import tensorflow_hub as hub
+    layer = hub.KerasLayer(preprocess)
+    return np.concatenate([tf.reduce_sum(layer(tf.constant(texts[i: i + batch_size]))["input_mask"], axis=1).numpy()
+                           for i in range(0, len(texts), batch_size)])
+
+
+def prepare(recipe: BertRecipe, data, cache=None, static_shapes=False):
+    """(build, inputs, lengths, serving kwargs): how the recipe's family builds its model and reads text.
+
+    `static_shapes` (TPUs): hub models keep the preprocessing model's fixed length (no `TrimPadding`).
+    """
+    splits = splits_of(data)
+    num_classes = len(data.class_names)
+    if recipe.family == "hub":
+        pair = encoders.hub_pair(recipe.encoder, recipe.max_length, cache)
+        inputs = {name: tf.constant(split.texts) for name, split in splits.items()}  # (N,) strings
+        lengths = {name: hub_lengths(pair.preprocess, split.texts) for name, split in splits.items()}
+        build = lambda: bert.hub_classifier(  # noqa: E731
+            pair, num_classes, recipe.trainable, recipe.pooling, recipe.dropout, recipe.seed, not static_shapes)
+        return build, inputs, lengths, {}
+    wordpiece = WordPiece(encoders.vocab_file(recipe.encoder), recipe.max_length)
+    ids = {name: tf.cast(wordpiece(tf.constant(split.texts)), tf.int32) for name, split in splits.items()}  # (N, None)
+    lengths = {name: ragged.row_lengths().numpy() for name, ragged in ids.items()}
+    source = encoders.hf_source(recipe.encoder)
+    build = lambda: bert.hf_classifier(source, num_classes, recipe.trainable)  # noqa: E731
+    return build, ids, lengths, {"tokenize": wordpiece.dense, "resources": [wordpiece]}
+
+
+def cached_features(features_model, inputs, lengths, labels, batch_size, path: Path, pad_to=None):
+    """{split: (N, H)} encoder features, computed once (or read from `path`), and the seconds the train split took."""
+    if path.exists():
+        with np.load(path) as saved:
+            return {name: saved[name] for name in inputs}, float(saved["train_seconds"])
+    features, seconds = {}, {}
+    for name in inputs:
+        started = time.perf_counter()
+        order = evaluate.by_length(lengths[name])
+        features[name] = evaluate.predict_in_order(
+            features_model, pipeline.eval_batches(inputs[name], labels[name], batch_size, pad_to, order=order), order)
+        seconds[name] = time.perf_counter() - started
+    np.savez(path, **features, train_seconds=seconds["train"])
+    return features, seconds["train"]
+
+
+def run(recipe: BertRecipe, data, strategy, run_dir, *, patience=None, verbose=1, cache=None, config=None,
+        metrics=("accuracy",), monitor="val_accuracy") -> dict:
+    """Trains `recipe` on `data`; writes the run directory (see the module docstring); returns metrics.json.
+
+    `metrics` are compiled into the model (e.g. `tfbert.metrics.MatthewsCorrelation()`); `monitor`, one of
+    them on the validation split, picks the best epoch.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train.set_seed(recipe.seed)
+    # TPUs compile one program per shape: fixed lengths and full batches there; elsewhere, the batch's longest text.
+    static_shapes = isinstance(strategy, tf.distribute.TPUStrategy)
+    pad_to = recipe.max_length if static_shapes and recipe.family == "hf" else None
+    build, inputs, lengths, serving_kwargs = prepare(recipe, data, cache, static_shapes)
+    labels = {name: split.labels for name, split in splits_of(data).items()}
+    batch_size = recipe.batch_size * strategy.num_replicas_in_sync
+    with strategy.scope():
+        classifier = build()
+    feature_seconds = 0.0
+    if recipe.trainable:
+        model, train_inputs, val_inputs = classifier.model, inputs["train"], inputs["validation"]
+    else:
+        features, feature_seconds = cached_features(classifier.features, inputs, lengths, labels, batch_size,
+                                                    run_dir / "features.npz", pad_to)
+        model, train_inputs, val_inputs = classifier.head, features["train"], features["validation"]
+    steps_per_epoch = len(data.train) // batch_size if static_shapes else optim.train_steps(len(data.train), batch_size, 1)
+    total_steps = steps_per_epoch * recipe.epochs
+    with strategy.scope():
+        optimizer = optim.create_adamw(recipe.lr, total_steps, int(recipe.warmup * total_steps), recipe.weight_decay)
+        model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=list(metrics))
+        step = optimizer.iterations  # created here, under the strategy; the data pipeline reads it
+    runs.write_json(run_dir / runs.CONFIG, {
+        "variant": recipe.variant, "model_name": recipe.describe(), "encoder": recipe.encoder, "recipe": recipe,
+        "data": {"source": data.source, **data.sizes()}, "class_names": data.class_names,
+        "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+        "global_batch_size": batch_size, **(config or {}),
+    })
+
+    def epoch():  # read when each epoch starts, so a resumed run sees the same order
+        return step // steps_per_epoch
+
+    buckets = lengths["train"] if recipe.trainable and recipe.buckets else None
+    train_batches = pipeline.train_batches(train_inputs, labels["train"], batch_size, recipe.seed, epoch,
+                                           pad_to if recipe.trainable else None, static_shapes, buckets)
+    val_order = evaluate.by_length(lengths["validation"])
+    val_batches = pipeline.eval_batches(val_inputs, labels["validation"], batch_size, pad_to, order=val_order)
+    per_epoch = {"examples": len(data.train)}
+    history = train.fit(model, train_batches, val_batches, run_dir, recipe.epochs, monitor=monitor, patience=patience,
+                        per_epoch=per_epoch, verbose=verbose)
+
+    def predict(name):  # (N, C) probabilities of the best weights
+        if not recipe.trainable:
+            return tf.nn.softmax(classifier.head.predict(features[name], batch_size=batch_size, verbose=0)).numpy()
+        order = evaluate.by_length(lengths[name])
+        batches = pipeline.eval_batches(inputs[name], labels[name], batch_size, pad_to, order=order)
+        return tf.nn.softmax(evaluate.predict_in_order(model, batches, order)).numpy()
+
+    probabilities = predict("test")
+    more_scores = {}
+    for name, split in data.more_tests.items():
+        more_probabilities = predict(name)
+        evaluate.write_predictions(run_dir / f"predictions_{name}.csv", split.texts, split.labels, more_probabilities,
+                                   data.class_names)
+        more_scores.update(evaluate.scores(split, more_probabilities, prefix=name))
+    summary = train.summary(history, per_epoch, monitor)
+    if not recipe.trainable:  # the one feature pass is part of training a frozen model
+        summary["train_seconds"] += feature_seconds
+        summary["train_examples_per_second"] = len(data.train) * len(history) / summary["train_seconds"]
+
+    serving.export(classifier.model, run_dir / "saved_model", data.class_names, **serving_kwargs)
+    served = serving.load(run_dir / "saved_model")(data.test.texts[:64])["probabilities"].numpy()
+    return evaluate.write_test_results(
+        run_dir, data.test, probabilities, data.class_names, **evaluate.parameter_counts(classifier.model),
+        **more_scores, **summary, feature_seconds=feature_seconds, saved_model_max_abs_diff=float(np.abs(served - probabilities[:64]).max()),
+        skipped_rows=data.skipped.summary(),
+    )

@@ -1,0 +1,121 @@
+"""Any HF BERT checkpoint as the TF-Hub text-encoder pair that `hub.KerasLayer` loads.
+
+    pair = hub_export.cached_pair(encoders.minilm_dir())   # exported once, then reused from the cache
+    preprocess = hub.KerasLayer(pair.preprocess)             # strings -> input_word_ids, input_mask, input_type_ids
+    encoder = hub.KerasLayer(pair.encoder, trainable=True)   # -> pooled_output, sequence_output, encoder_outputs
+
+The HF weights (PyTorch-named `model.safetensors`) are copied into tf-models-official's `BertEncoder`
+and exported with its own TF-Hub tooling (`official/nlp/tools/export_tfhub_lib.py`), the way Google
+exported the TF-Hub BERTs; the preprocessing model is tf_text's BertTokenizer on the checkpoint's vocab.
+The encoder uses the exact (erf) GELU of HF BERT: the tooling's "gelu" is the tanh approximation, 3e-3 away.
+
+Exports go to `$TFBERT_CACHE` (default `~/.cache/tfbert`), in a folder named by the weights' sha256,
+written to a temporary folder first so an interrupted export is never reused.
+"""
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from official.legacy.bert import configs
+from official.nlp.tools import export_tfhub_lib
+from safetensors.numpy import load_file
+
+from tfbert.encoders import sha256
+from tfbert.keras import keras, tf
+
+CACHE_VARIABLE = "TFBERT_CACHE"
+
+
+@dataclasses.dataclass(frozen=True)
+class HubPair:
+    """Handles (folders or URLs) of a TF-Hub preprocessing model and its encoder."""
+    preprocess: str
+    encoder: str
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "tfbert")
+
+
+def bert_config(hf_dir) -> configs.BertConfig:
+    """The checkpoint's config.json as tf-models-official's BertConfig, with the exact GELU."""
+    hf = json.loads((Path(hf_dir) / "config.json").read_text())
+    if hf.get("hidden_act", "gelu") != "gelu":
+        raise ValueError(f"{hf_dir}/config.json: hidden_act {hf['hidden_act']!r}; only 'gelu' BERTs are converted")
+    return configs.BertConfig(
+        vocab_size=hf["vocab_size"], hidden_size=hf["hidden_size"], num_hidden_layers=hf["num_hidden_layers"],
+        num_attention_heads=hf["num_attention_heads"], intermediate_size=hf["intermediate_size"],
+        hidden_act=keras.activations.gelu,  # approximate=False: HF's erf GELU
+        hidden_dropout_prob=hf.get("hidden_dropout_prob", 0.1),
+        attention_probs_dropout_prob=hf.get("attention_probs_dropout_prob", 0.1),
+        max_position_embeddings=hf["max_position_embeddings"], type_vocab_size=hf.get("type_vocab_size", 2),
+        initializer_range=hf.get("initializer_range", 0.02))
+
+
+def hf_weights_in_encoder_order(hf_dir, config: configs.BertConfig) -> list[np.ndarray]:
+    """The HF tensors reshaped and ordered as `BertEncoder.weights` (embeddings, layers, pooler)."""
+    tensors = load_file(str(Path(hf_dir) / "model.safetensors"))
+    prefix = "bert." if "bert.embeddings.word_embeddings.weight" in tensors else ""
+    get = lambda name: tensors[prefix + name]  # noqa: E731
+    hidden, heads = config.hidden_size, config.num_attention_heads
+    head_size = hidden // heads
+    weights = [get(f"embeddings.{name}") for name in (
+        "word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight",
+        "LayerNorm.weight", "LayerNorm.bias")]
+    for i in range(config.num_hidden_layers):
+        layer = f"encoder.layer.{i}."
+        for name in ("query", "key", "value"):
+            weights.append(get(f"{layer}attention.self.{name}.weight").T.reshape(hidden, heads, head_size))
+            weights.append(get(f"{layer}attention.self.{name}.bias").reshape(heads, head_size))
+        weights += [
+            get(f"{layer}attention.output.dense.weight").T.reshape(heads, head_size, hidden),
+            get(f"{layer}attention.output.dense.bias"),
+            get(f"{layer}attention.output.LayerNorm.weight"), get(f"{layer}attention.output.LayerNorm.bias"),
+            get(f"{layer}intermediate.dense.weight").T, get(f"{layer}intermediate.dense.bias"),
+            get(f"{layer}output.dense.weight").T, get(f"{layer}output.dense.bias"),
+            get(f"{layer}output.LayerNorm.weight"), get(f"{layer}output.LayerNorm.bias"),
+        ]
+    return weights + [get("pooler.dense.weight").T, get("pooler.dense.bias")]
+
+
+def export(hf_dir, out_dir, seq_length=128) -> HubPair:
+    """Writes `out_dir/preprocess` and `out_dir/encoder` SavedModels from the HF checkpoint in `hf_dir`."""
+    hf_dir, out_dir = Path(hf_dir), Path(out_dir)
+    config = bert_config(hf_dir)
+    hf = json.loads((hf_dir / "config.json").read_text())
+    lower_case = json.loads((hf_dir / "tokenizer_config.json").read_text()).get("do_lower_case", True) \
+        if (hf_dir / "tokenizer_config.json").exists() else True
+    encoder = export_tfhub_lib.get_bert_encoder(config)
+    encoder.set_weights(hf_weights_in_encoder_order(hf_dir, config))
+    if hf.get("layer_norm_eps", 1e-12) != 1e-12:
+        raise ValueError(f"{hf_dir}/config.json: layer_norm_eps {hf['layer_norm_eps']}; BertEncoder uses 1e-12")
+    with tempfile.TemporaryDirectory() as tmp:
+        # export_model restores from a checkpoint written by Checkpoint.save() (not .write()).
+        checkpoint = tf.train.Checkpoint(encoder=encoder).save(os.path.join(tmp, "ckpt"))
+        export_tfhub_lib.export_model(str(out_dir / "encoder"), bert_config=config, model_checkpoint_path=checkpoint,
+                                      with_mlm=False, vocab_file=str(hf_dir / "vocab.txt"), do_lower_case=lower_case)
+    export_tfhub_lib.export_preprocessing(str(out_dir / "preprocess"), vocab_file=str(hf_dir / "vocab.txt"),
+                                          do_lower_case=lower_case, tokenize_with_offsets=False,
+                                          default_seq_length=seq_length)
+    return HubPair(str(out_dir / "preprocess"), str(out_dir / "encoder"))
+
+
+def cached_pair(hf_dir, seq_length=128, cache=None) -> HubPair:
+    """The TF-Hub pair of `hf_dir`, exported on first use into the cache folder and reused afterwards."""
+    hf_dir = Path(hf_dir)
+    key = f"{sha256(hf_dir / 'model.safetensors')[:16]}-{sha256(hf_dir / 'vocab.txt')[:8]}-len{seq_length}"
+    target = Path(cache or cache_dir()) / "hub" / key
+    if not (target / "encoder" / "saved_model.pb").exists() or not (target / "preprocess" / "saved_model.pb").exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{key}-"))
+        try:
+            export(hf_dir, tmp, seq_length)
+            shutil.rmtree(target, ignore_errors=True)
+            tmp.rename(target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return HubPair(str(target / "preprocess"), str(target / "encoder"))

@@ -1,0 +1,44 @@
+"""Matthews correlation coefficient (MCC), as a streaming Keras metric and from predictions.
+
+MCC is CoLA's score: with 70 % acceptable sentences, always answering "acceptable" is 70 % accurate
+but has MCC 0, so it shows whether a model tells the classes apart at all.
+"""
+import numpy as np
+
+from tfbert.keras import keras, register, tf
+
+
+def matthews_corrcoef(labels, predictions) -> float:
+    """Binary MCC = (TP·TN − FP·FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)); 0 when a factor is 0 (sklearn's rule)."""
+    labels, predictions = np.asarray(labels).astype(bool), np.asarray(predictions).astype(bool)
+    tp, tn = np.sum(labels & predictions), np.sum(~labels & ~predictions)
+    fp, fn = np.sum(~labels & predictions), np.sum(labels & ~predictions)
+    return _mcc(float(tp), float(tn), float(fp), float(fn))
+
+
+def _mcc(tp, tn, fp, fn):
+    denominator = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
+    return (tp * tn - fp * fn) / denominator ** 0.5 if denominator > 0 else 0.0
+
+
+@register
+class MatthewsCorrelation(keras.metrics.Metric):
+    """Binary MCC over an epoch, from (B,) integer labels and (B, 2) logits or probabilities."""
+
+    def __init__(self, name="mcc", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.counts = self.add_weight(name="counts", shape=(4,), initializer="zeros")  # TP, TN, FP, FN
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        labels = tf.cast(tf.reshape(y_true, [-1]), tf.bool)  # (B,)
+        predicted = tf.equal(tf.argmax(y_pred, axis=-1), 1)  # (B,)
+        cells = tf.stack([labels & predicted, ~labels & ~predicted, ~labels & predicted, labels & ~predicted])
+        self.counts.assign_add(tf.reduce_sum(tf.cast(cells, tf.float32), axis=1))
+
+    def result(self):
+        tp, tn, fp, fn = tf.unstack(self.counts)
+        denominator = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
+        return tf.math.divide_no_nan(tp * tn - fp * fn, tf.sqrt(denominator))
+
+    def reset_state(self):
+        self.counts.assign(tf.zeros(4))

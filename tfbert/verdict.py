@@ -1,0 +1,79 @@
+"""Type a sentence, get a verdict: a trained CoLA run as a command-line prompt or a notebook widget.
+
+    python -m experiments.cola predict --model runs/cola/tuned                  # prompt; Ctrl-D ends
+    echo "The cat sat on the mat." | python -m experiments.cola predict --model runs/cola/tuned
+
+    from tfbert.verdict import widget; widget("runs/cola/tuned")               # in a notebook
+
+The run's raw-string SavedModel (`saved_model/`, tokenizer inside) does the work; no training code is loaded.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from tfbert import runs, serving
+
+MAX_CHARACTERS = 1000
+
+
+class Judge:
+    """Sentence -> "acceptable (p = 0.93)"-style verdicts from a trained run directory."""
+
+    def __init__(self, run_dir):
+        run_dir = Path(run_dir)
+        if not (run_dir / "saved_model" / "saved_model.pb").is_file():
+            raise FileNotFoundError(f"no trained model in {run_dir} (expected {run_dir / 'saved_model'}); "
+                                    "train one with: python -m experiments.cola")
+        self.serve = serving.load(run_dir / "saved_model")
+        self.max_length = runs.read_json(run_dir / runs.CONFIG)["recipe"]["max_length"]
+
+    def __call__(self, sentence: str) -> str:
+        text = sentence.strip()
+        if not text:
+            return "(empty: type a sentence)"
+        if len(text) > MAX_CHARACTERS:
+            return f"(too long: {len(text)} characters; give one sentence of at most {MAX_CHARACTERS})"
+        outputs = self.serve([text])
+        name = outputs["class_name"].numpy()[0].decode()
+        probability = float(outputs["probabilities"].numpy()[0, outputs["label"].numpy()[0]])
+        note = ""
+        if len(text.split()) > self.max_length - 2:
+            note = f" (judged on its first {self.max_length - 2} word pieces only)"
+        return f"{name} (p = {probability:.2f}){note}"
+
+
+def widget(run_dir):
+    """A text box, a button and an output line that shows the verdict (ipywidgets, for notebooks)."""
+    import ipywidgets as widgets
+
+    judge = Judge(run_dir)
+    box = widgets.Text(placeholder="Type a sentence", layout=widgets.Layout(width="60%"))
+    button = widgets.Button(description="Judge", button_style="primary")
+    output = widgets.HTML()
+
+    def show(_):
+        output.value = f"<b>{judge(box.value)}</b>"
+
+    button.on_click(show)
+    return widgets.VBox([widgets.HBox([box, button]), output])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m experiments.cola predict",
+                                     description="Judges sentences, typed or piped one per line, as acceptable or not.")
+    parser.add_argument("--model", required=True, type=Path, help="a CoLA run directory, e.g. runs/cola/tuned")
+    args = parser.parse_args(argv)
+    try:
+        judge = Judge(args.model)
+    except FileNotFoundError as e:
+        sys.exit(f"error: {e}")
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Type a sentence and press Enter (Ctrl-D to quit).")
+    while True:
+        if interactive:
+            print("sentence> ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        print(judge(line) if interactive else f"{judge(line)}\t{line.strip()}", flush=True)
