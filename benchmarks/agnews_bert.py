@@ -8,15 +8,9 @@ kill), then prints test accuracy per variant and seed, and the mean and standard
 Peer (plain PyTorch + HF, same data and weights, 3 seeds): fine-tuned 0.900, frozen pooled 0.810.
 """
 import argparse
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tfbert import runs  # noqa: E402
+from seeds import ROOT, run_seeds, table
 
 
 def main():
@@ -27,21 +21,11 @@ def main():
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "ag_news"))
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmarks" / "agnews_bert")
     args, extra = parser.parse_known_args()
-    for seed in args.seeds:
-        out = args.out / f"{args.pooling}-seed{seed}"
-        command = [sys.executable, "-m", "experiments.agnews", "--full", "--data-dir", args.data_dir, "--seed", str(seed),
-                   "--pooling", args.pooling, "--verbose", "2", "--out", str(out), "--variants", *args.variants, *extra]
-        print("$", " ".join(command), flush=True)
-        subprocess.run(command, cwd=ROOT, check=True)
+    out = args.out / args.pooling
+    run_seeds("experiments.agnews", args.seeds, out, ["--full", "--data-dir", args.data_dir, "--pooling", args.pooling,
+                                                       "--verbose", "2", "--variants", *args.variants, *extra])
     print(f"\npooling (hub variants): {args.pooling}")
-    print("| variant | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean ± sd | train examples/s |")
-    print("|---|" + "---|" * (len(args.seeds) + 2))
-    for variant in args.variants:
-        metrics = [runs.read_json(args.out / f"{args.pooling}-seed{s}" / variant / runs.METRICS) for s in args.seeds]
-        accuracies = np.array([m["test_accuracy"] for m in metrics])
-        speed = np.mean([m["train_examples_per_second"] for m in metrics])
-        print(f"| {variant} | " + " | ".join(f"{a:.4f}" for a in accuracies)
-              + f" | {accuracies.mean():.4f} ± {accuracies.std(ddof=1) if len(accuracies) > 1 else 0:.4f} | {speed:.1f} |")
+    print(table(out, args.seeds, args.variants, ["test_accuracy"]))
 
 
 if __name__ == "__main__":

@@ -120,13 +120,15 @@ def test_the_notebook_trains_a_small_model_and_opens_the_widget(monkeypatch, tmp
     monkeypatch.setenv("TFBERT_COLA_DIR", str(SHARED_DATA / "cola"))
     namespace = {}
     code = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
-    code[-2] = code[-2].replace('"runs/cola_notebook"', f'"{tmp_path}/runs"')
+    code[-2] = code[-2].replace('"runs/cola_notebook"', f'"{tmp_path}/runs"')  # and a quicker model:
+    code[-2] = code[-2].replace('"1600", "--epochs", "2"', '"320", "--epochs", "1"')
     code[-1] = code[-1].replace('"runs/cola_notebook/tuned"', f'"{tmp_path}/runs/tuned"')
-    for source in code[:-1]:
+    *cells, last = code
+    for source in cells + ["\n".join(last.splitlines()[:-1])]:
         exec(source, namespace)
-    box = eval(code[-1].splitlines()[-1], namespace)  # the last line is the widget the notebook shows
+    box = eval(last.splitlines()[-1], namespace)  # the last line is the widget the notebook shows
     (text, button), output = box.children[0].children, box.children[1]
     text.value = "The cat sat on the mat."
     button.click()
     assert "acceptable (p = " in output.value
-    assert runs.read_json(tmp_path / "runs" / "tuned" / runs.METRICS)["test_mcc"] > 0.0
+    assert runs.read_json(tmp_path / "runs" / "tuned" / runs.CONFIG)["data"]["train"] == 320

@@ -123,12 +123,3 @@ def test_an_unknown_encoder_fails_at_once_with_the_choices(ag_news_dir):
     code, _, stderr = run_cli("--data-dir", ag_news_dir, "--encoder", "bert-huge", "--variants", "hf_frozen")
     assert code != 0 and "unknown encoder 'bert-huge'; choose one of minilm_l6" in stderr and "Traceback" not in stderr
 
-
-@pytest.mark.slow
-def test_frozen_minilm_features_separate_the_real_topics(tmp_path):
-    code, stdout, stderr = run_cli("--data-dir", SHARED_DATA / "ag_news", "--variants", "hub_frozen",
-                                   "--bert-train-examples", "500", "--head-epochs", "10", "--verbose", "0",
-                                   "--out", tmp_path, "--hub-cache", tmp_path / "hub", timeout=900)
-    assert code == 0, stderr[-3000:]
-    metrics = runs.read_json(tmp_path / "hub_frozen" / runs.METRICS)
-    assert metrics["test_examples"] == 1520 and metrics["test_accuracy"] > 0.75

@@ -1,0 +1,33 @@
+"""Runs an experiment once per seed (each run resumable) and tabulates scores over the seeds."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tfbert import runs  # noqa: E402
+
+
+def run_seeds(module, seeds, out: Path, arguments):
+    """`python -m MODULE ARGUMENTS --seed S --out OUT/seedS` for each seed; a finished run is kept as is."""
+    for seed in seeds:
+        command = [sys.executable, "-m", module, *map(str, arguments), "--seed", str(seed), "--out", str(out / f"seed{seed}")]
+        print("$", " ".join(command), flush=True)
+        subprocess.run(command, cwd=ROOT, check=True)
+
+
+def table(out: Path, seeds, variants, scores) -> str:
+    """Markdown: a row per (variant, score): each seed's value, mean ± sd; and the mean training examples/s."""
+    lines = ["| variant | score | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± sd | train examples/s |",
+             "|---|---|" + "---|" * (len(seeds) + 2)]
+    for variant in variants:
+        metrics = [runs.read_json(out / f"seed{s}" / variant / runs.METRICS) for s in seeds]
+        speed = np.mean([m["train_examples_per_second"] for m in metrics])
+        for score in scores:
+            values = np.array([m[score] for m in metrics])
+            sd = values.std(ddof=1) if len(values) > 1 else 0.0
+            lines.append(f"| {variant} | {score} | " + " | ".join(f"{v:.4f}" for v in values)
+                         + f" | {values.mean():.4f} ± {sd:.4f} | {speed:.1f} |")
+    return "\n".join(lines)
