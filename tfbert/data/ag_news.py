@@ -6,12 +6,11 @@ Sources, in order:
 2. otherwise, online, `tfds.load("ag_news_subset")` (120,000 / 7,600 rows).
 A run with a local folder never touches the network.
 """
-import os
 from pathlib import Path
 
 import numpy as np
 
-from tfbert.data.online import OfflineError, require_network
+from tfbert.data.online import local_folder, require_network
 from tfbert.data.rows import SkippedRows, read_rows
 from tfbert.data.splits import Split, TextClassificationData, carve_validation
 
@@ -80,9 +79,7 @@ def load_tfds(validation_fraction=0.1) -> TextClassificationData:
 
 def load(data_dir=None, offline=False, validation_fraction=0.1, skip_bad_rows=False) -> TextClassificationData:
     """AG News from `data_dir` (or `$TFBERT_DATA_DIR`), else from tfds unless `offline`."""
-    data_dir = data_dir or os.environ.get(DATA_DIR_VARIABLE)
+    data_dir = local_folder(data_dir, DATA_DIR_VARIABLE, offline, HOW_TO_RUN_OFFLINE)
     if data_dir:
         return load_local(data_dir, validation_fraction, skip_bad_rows)
-    if offline:
-        raise OfflineError(f"--offline was given but no AG News folder. {HOW_TO_RUN_OFFLINE}")
     return load_tfds(validation_fraction)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfbert.data.online import OfflineError, require_network
+from tfbert.data.online import local_folder, require_network
 from tfbert.data.rows import SkippedRows, read_rows
 from tfbert.data.splits import Split, TextClassificationData, carve_validation
 
@@ -22,6 +22,7 @@ CLASS_NAMES = ("unacceptable", "acceptable")
 FILES = {"train": "in_domain_train.tsv", "in_domain_dev": "in_domain_dev.tsv",
          "out_of_domain_dev": "out_of_domain_dev.tsv"}
 DATA_DIR_VARIABLE = "TFBERT_COLA_DIR"
+HOW_TO_RUN_OFFLINE = f"Pass the raw CoLA folder with --data-dir or {DATA_DIR_VARIABLE} (for example ../shared/data/cola)."
 
 
 def parse_row(fields: list) -> tuple[str, int]:
@@ -56,7 +57,7 @@ def load_local(data_dir, validation_fraction=0.1, skip_bad_rows=False) -> TextCl
 
 def load_tfds(validation_fraction=0.1) -> TextClassificationData:
     """GLUE's CoLA from TensorFlow Datasets: its validation split is in-domain dev (no out-of-domain set)."""
-    require_network("Downloading CoLA with tfds", f"Pass the raw CoLA folder with --data-dir or {DATA_DIR_VARIABLE}.")
+    require_network("Downloading CoLA with tfds", HOW_TO_RUN_OFFLINE)
     import tensorflow_datasets as tfds
 
     def to_split(ds):
@@ -71,10 +72,7 @@ def load_tfds(validation_fraction=0.1) -> TextClassificationData:
 
 def load(data_dir=None, offline=False, validation_fraction=0.1, skip_bad_rows=False) -> TextClassificationData:
     """CoLA from `data_dir` (or `$TFBERT_COLA_DIR`), else from tfds unless `offline`."""
-    import os
-    data_dir = data_dir or os.environ.get(DATA_DIR_VARIABLE)
+    data_dir = local_folder(data_dir, DATA_DIR_VARIABLE, offline, HOW_TO_RUN_OFFLINE)
     if data_dir:
         return load_local(data_dir, validation_fraction, skip_bad_rows)
-    if offline:
-        raise OfflineError(f"--offline was given but no CoLA folder: pass --data-dir or {DATA_DIR_VARIABLE}")
     return load_tfds(validation_fraction)

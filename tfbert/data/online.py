@@ -31,3 +31,12 @@ def require_network(what: str, instead: str, host: str = "storage.googleapis.com
     """Raises `OfflineError` at once if `host` is unreachable; `instead` tells the user what to pass."""
     if not is_reachable(host):
         raise OfflineError(f"{what} needs the network, and {host} cannot be reached. {instead}")
+
+
+def local_folder(data_dir, variable: str, offline: bool, instead: str):
+    """The dataset folder to read: `data_dir`, else `$variable`; None means tfds, refused if `offline`."""
+    import os
+    data_dir = data_dir or os.environ.get(variable)
+    if not data_dir and offline:
+        raise OfflineError(f"--offline was given but no dataset folder. {instead}")
+    return data_dir or None
