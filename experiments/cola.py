@@ -1,9 +1,13 @@
 """CoLA: fine-tune BERT to judge whether an English sentence is grammatically acceptable.
 
-Variants (HF `TFBertForSequenceClassification` on all-MiniLM-L6-v2 unless --encoder says otherwise):
-    book     the book's recipe: AdamW lr 2e-5, batch 32, 4 epochs, no warmup, weight decay 0.1 on weights only
-    tuned    lr 5e-5, batch 32, 10 % warmup, 4 epochs, the epoch with the best validation MCC kept
-    frozen   the encoder frozen, the classifier trained on its features (it learns little: watch the MCC)
+Variants (all-MiniLM-L6-v2 unless --encoder says otherwise):
+    book     the book's recipe: HF `TFBertForSequenceClassification` (pooled output), AdamW lr 2e-5, batch 32,
+             4 epochs, no warmup, weight decay 0.1 on weights only
+    tuned    the same model, lr 5e-5, 10 % warmup, weight decay 0.01, 4 epochs (the PyTorch peer's recipe)
+    mean     the tuned recipe on the TF-Hub classifier with masked mean pooling, the pooling
+             all-MiniLM-L6-v2 was trained with
+    frozen   the HF encoder frozen, the classifier trained on its features (it learns little: watch the MCC)
+Each run keeps the epoch with the best validation MCC (`--keep last`: the last epoch, as the peer does).
 Scores: Matthews correlation (MCC) and accuracy on in-domain dev (GLUE's CoLA dev) and out-of-domain dev.
 About 70 % of the sentences are acceptable, so a model answering "acceptable" every time is 70 % accurate
 with MCC 0: the table's first line is that baseline.
@@ -26,18 +30,27 @@ from tfbert.metrics import MatthewsCorrelation
 
 # Sentences average 11 tokens, so length buckets would save little: batches are plain shuffles.
 RECIPES = {
-    "book": dict(trainable=True, lr=2e-5, epochs=4, warmup=0.0, weight_decay=0.1, buckets=False),
-    "tuned": dict(trainable=True, lr=5e-5, epochs=4, warmup=0.1, weight_decay=0.01, buckets=False),
-    "frozen": dict(trainable=False, lr=1e-3, epochs=30, warmup=0.1, weight_decay=0.0),
+    "book": dict(family="hf", trainable=True, lr=2e-5, epochs=4, warmup=0.0, weight_decay=0.1, buckets=False),
+    "tuned": dict(family="hf", trainable=True, lr=5e-5, epochs=4, warmup=0.1, weight_decay=0.01, buckets=False),
+    "mean": dict(family="hub", pooling="mean", trainable=True, lr=5e-5, epochs=4, warmup=0.1, weight_decay=0.01,
+                 buckets=False),
+    "frozen": dict(family="hf", trainable=False, lr=1e-3, epochs=30, warmup=0.1, weight_decay=0.0),
 }
 SCORES = {  # table header -> key in metrics.json ("test" is in-domain dev)
     "in-domain MCC": "test_mcc", "in-domain accuracy": "test_accuracy",
     "out-of-domain MCC": "out_of_domain_dev_mcc", "out-of-domain accuracy": "out_of_domain_dev_accuracy",
 }
+
+
+def recipe_cell(name, config, metrics) -> str:
+    recipe = config["recipe"]
+    head = "mean pooling" if recipe["family"] == "hub" else "pooled output"
+    return "{head}, lr {lr:g}, {epochs} epochs, warmup {warmup:g}, wd {weight_decay:g}".format(**recipe, head=head)
+
+
 COLUMNS = (
     ("variant", report.CELLS["variant"]),
-    ("recipe", lambda name, config, metrics: "lr {lr:g}, {epochs} epochs, warmup {warmup:g}, wd {weight_decay:g}"
-        .format(**config["recipe"])),
+    ("recipe", recipe_cell),
     *[(header, report.CELLS[header]) for header in ("trainable / total params",)],
     *[(header, lambda name, config, metrics, key=key: f"{metrics[key]:.3f}") for header, key in SCORES.items()],
     *[(header, report.CELLS[header]) for header in ("epochs (best)", "train time", "train examples/s")],
@@ -56,9 +69,13 @@ def parse_args(argv=None):
     parser.add_argument("--encoder", default="minilm_l6",
                         help=f"pretrained encoder: {', '.join(encoders.PRESETS)}, or an HF BERT folder")
     parser.add_argument("--epochs", type=int, help="override the recipes' epochs")
+    parser.add_argument("--keep", choices=("best", "last"), default="best",
+                        help="the weights scored: the epoch with the best validation MCC, or the last (default: best)")
     parser.add_argument("--train-examples", type=int, help="train on the first N training sentences (quick runs)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size per replica (default: 32)")
     parser.add_argument("--max-length", type=int, default=64, help="WordPiece tokens per sentence (default: 64)")
+    parser.add_argument("--hub-cache", type=Path, help="where TF-Hub exports are kept (default: $TFBERT_CACHE, "
+                        "else ~/.cache/tfbert)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the head, dropout and data order (default: 0)")
     parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="auto", help="tf.distribute strategy")
     parser.add_argument("--out", type=Path, default=Path("runs/cola"), help="results folder (default: runs/cola)")
@@ -78,7 +95,7 @@ def majority_baseline(data) -> str:
 def train(args):
     strategy = distribute.get_strategy(args.strategy)
     try:
-        encoders.check(args.encoder, families=("hf",))
+        encoders.check(args.encoder, families={RECIPES[variant]["family"] for variant in args.variants})
         data = cola.load(args.data_dir, offline=args.offline, skip_bad_rows=args.skip_bad_rows)
     except (OfflineError, FileNotFoundError, ValueError) as e:
         hint = "\n(--skip-bad-rows skips such rows and counts them in metrics.json)" if isinstance(e, BadRowError) else ""
@@ -90,11 +107,13 @@ def train(args):
         print(f"skipped {len(data.skipped)} bad rows, first: {data.skipped.errors[0]}")
     for variant in args.variants:
         print(f"\n=== {variant} ===")
-        recipe = finetune.BertRecipe("hf", encoder=args.encoder, batch_size=args.batch_size,
+        recipe = finetune.BertRecipe(encoder=args.encoder, batch_size=args.batch_size,
                                      max_length=args.max_length, seed=args.seed,
                                      **{**RECIPES[variant], **({"epochs": args.epochs} if args.epochs else {})})
-        finetune.run(recipe, data, strategy, args.out / variant, verbose=args.verbose, config={"args": vars(args)},
-                     metrics=["accuracy", MatthewsCorrelation()], monitor="val_mcc")
+        finetune.run(recipe, data, strategy, args.out / variant, verbose=args.verbose, cache=args.hub_cache,
+                     config={"args": vars(args)},
+                     metrics=["accuracy", MatthewsCorrelation()],
+                     monitor="val_mcc" if args.keep == "best" else "epoch")  # the last epoch has the highest number
     if distribute.is_chief(strategy):
         table = report.render(args.out, COLUMNS, score="mcc").split("\n")
         print("\n" + "\n".join(table[:2] + [majority_baseline(data)] + table[2:]))

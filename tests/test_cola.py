@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from tfbert import runs
+from tfbert import runs, train
 from tfbert.data import BadRowError, cola
 
 from conftest import ROOT, SHARED_DATA, TOPIC_WORDS
@@ -60,8 +60,9 @@ def test_the_real_release_has_its_documented_sizes():
 def trained_run(tmp_path_factory, tiny_bert_dir):
     out = tmp_path_factory.mktemp("cola_runs")
     data = write_cola(out / "data")
-    code, stdout, stderr = run_cola("--data-dir", data, "--encoder", tiny_bert_dir, "--variants", "tuned", "frozen",
-                                    "--epochs", "2", "--max-length", "16", "--verbose", "0", "--out", out / "runs")
+    code, stdout, stderr = run_cola("--data-dir", data, "--encoder", tiny_bert_dir, "--variants", "tuned", "mean",
+                                    "frozen", "--epochs", "2", "--max-length", "16", "--verbose", "0",
+                                    "--out", out / "runs", "--hub-cache", out / "hub")
     assert code == 0, stderr[-3000:]
     return out / "runs", stdout
 
@@ -71,7 +72,7 @@ def test_training_prints_mcc_and_accuracy_on_both_dev_sets_beside_the_majority_b
     assert "| variant | recipe | trainable / total params | in-domain MCC | in-domain accuracy | out-of-domain MCC |" \
         in stdout
     assert re.search(r"\| always '(un)?acceptable' \| - \| 0 / 0 \| 0.000 \| 0.500 \| 0.000 \| 0.500 \|", stdout)
-    for variant in ("tuned", "frozen"):
+    for variant in ("tuned", "mean", "frozen"):
         metrics = runs.read_json(out / variant / runs.METRICS)
         assert {"test_mcc", "test_accuracy", "out_of_domain_dev_mcc", "out_of_domain_dev_accuracy"} <= set(metrics)
         assert (out / variant / "predictions_out_of_domain_dev.csv").is_file()
@@ -81,10 +82,21 @@ def test_training_prints_mcc_and_accuracy_on_both_dev_sets_beside_the_majority_b
             range(len(history)), key=lambda e: history[e]["val_mcc"])
 
 
-def test_predict_reads_piped_sentences_and_answers_empty_and_long_input(trained_run):
+def test_keep_last_scores_the_last_epoch_whatever_validation_says(tmp_path, tiny_bert_dir):
+    data = write_cola(tmp_path / "data")
+    code, _, stderr = run_cola("--data-dir", data, "--encoder", tiny_bert_dir, "--variants", "frozen", "--keep", "last",
+                               "--epochs", "3", "--max-length", "16", "--verbose", "0", "--out", tmp_path / "runs")
+    assert code == 0, stderr[-3000:]
+    run = tmp_path / "runs" / "frozen"
+    assert runs.read_json(run / runs.METRICS)["best_epoch"] == 2
+    assert train.best_epoch(runs.read_json(run / runs.HISTORY), "val_mcc") != 2  # validation would pick another
+
+
+@pytest.mark.parametrize("variant", ["tuned", "mean"])  # HF ids model and TF-Hub strings model
+def test_predict_reads_piped_sentences_and_answers_empty_and_long_input(trained_run, variant):
     out, _ = trained_run
     long = "word " * 100  # 500 characters: read, but cut to the model's length
-    code, stdout, stderr = run_cola("predict", "--model", out / "tuned",
+    code, stdout, stderr = run_cola("predict", "--model", out / variant,
                                     stdin=f"The cat sat on the mat.\n\n{long}\n{'x' * 1200}\n")
     assert code == 0, stderr[-3000:]
     lines = stdout.strip("\n").split("\n")
