@@ -1,6 +1,6 @@
 """CoLA: in-domain and out-of-domain dev MCC of the recipes, over seeds.
 
-    python benchmarks/cola.py --seeds 0 1 2 --variants tuned
+    python benchmarks/cola.py --seeds 0 1 2 --variants tuned mean
     python benchmarks/cola.py --seeds 0 --variants book frozen
 
 Runs `python -m experiments.cola` once per seed (resumable), then prints MCC and accuracy per seed, mean ± sd.
@@ -16,7 +16,7 @@ from seeds import ROOT, run_seeds, table
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--variants", nargs="+", default=["book", "tuned", "frozen"])
+    parser.add_argument("--variants", nargs="+", default=["book", "tuned", "mean", "frozen"])
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "cola"))
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmarks" / "cola")
     args, extra = parser.parse_known_args()

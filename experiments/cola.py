@@ -44,7 +44,7 @@ SCORES = {  # table header -> key in metrics.json ("test" is in-domain dev)
 
 def recipe_cell(name, config, metrics) -> str:
     recipe = config["recipe"]
-    head = "mean pooling" if recipe["family"] == "hub" else "pooled output"
+    head = "mean pooling" if recipe["family"] == "hub" and recipe["pooling"] == "mean" else "pooled output"
     return "{head}, lr {lr:g}, {epochs} epochs, warmup {warmup:g}, wd {weight_decay:g}".format(**recipe, head=head)
 
 

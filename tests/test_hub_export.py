@@ -1,4 +1,8 @@
 """HF BERT checkpoint -> TF-Hub preprocessing + encoder SavedModels that match HF's TFBertModel."""
+import json
+import re
+import shutil
+
 import numpy as np
 import pytest
 import tensorflow_hub as hub
@@ -40,6 +44,15 @@ def test_the_encoder_uses_the_exact_gelu_not_the_tanh_approximation(tiny_bert_di
     config = hub_export.bert_config(tiny_bert_dir)
     x = tf.constant([-1.0, 0.5, 2.0])
     np.testing.assert_allclose(config.hidden_act(x).numpy(), tf.nn.gelu(x, approximate=False).numpy())
+
+
+@pytest.mark.parametrize("setting", [{"hidden_act": "relu"}, {"layer_norm_eps": 1e-5}])
+def test_a_checkpoint_the_encoder_cannot_reproduce_is_refused_naming_its_config(tiny_bert_dir, tmp_path, setting):
+    folder = shutil.copytree(tiny_bert_dir, tmp_path / "bert")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **setting}))
+    with pytest.raises(ValueError, match=re.escape(f"{folder}/config.json: {next(iter(setting))}")):
+        hub_export.bert_config(folder)
 
 
 def test_an_export_is_cached_and_reused(tiny_bert_dir, tmp_path, monkeypatch):

@@ -175,10 +175,7 @@ def run(recipe: BertRecipe, data, strategy, run_dir, *, patience=None, verbose=1
         evaluate.write_predictions(run_dir / f"predictions_{name}.csv", split.texts, split.labels, more_probabilities,
                                    data.class_names)
         more_scores.update(evaluate.scores(split, more_probabilities, prefix=name))
-    summary = train.summary(history, per_epoch, monitor)
-    if not recipe.trainable:  # the one feature pass is part of training a frozen model
-        summary["train_seconds"] += feature_seconds
-        summary["train_examples_per_second"] = len(data.train) * len(history) / summary["train_seconds"]
+    summary = train.summary(history, per_epoch, monitor, extra_seconds=feature_seconds)  # 0 when fine-tuning
 
     serving.export(classifier.model, run_dir / "saved_model", data.class_names, **serving_kwargs)
     served = serving.load(run_dir / "saved_model")(data.test.texts[:64])["probabilities"].numpy()

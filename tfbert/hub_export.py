@@ -46,6 +46,8 @@ def bert_config(hf_dir) -> configs.BertConfig:
     hf = json.loads((Path(hf_dir) / "config.json").read_text())
     if hf.get("hidden_act", "gelu") != "gelu":
         raise ValueError(f"{hf_dir}/config.json: hidden_act {hf['hidden_act']!r}; only 'gelu' BERTs are converted")
+    if hf.get("layer_norm_eps", 1e-12) != 1e-12:
+        raise ValueError(f"{hf_dir}/config.json: layer_norm_eps {hf['layer_norm_eps']}; BertEncoder uses 1e-12")
     return configs.BertConfig(
         vocab_size=hf["vocab_size"], hidden_size=hf["hidden_size"], num_hidden_layers=hf["num_hidden_layers"],
         num_attention_heads=hf["num_attention_heads"], intermediate_size=hf["intermediate_size"],
@@ -86,13 +88,10 @@ def export(hf_dir, out_dir, seq_length=128) -> HubPair:
     """Writes `out_dir/preprocess` and `out_dir/encoder` SavedModels from the HF checkpoint in `hf_dir`."""
     hf_dir, out_dir = Path(hf_dir), Path(out_dir)
     config = bert_config(hf_dir)
-    hf = json.loads((hf_dir / "config.json").read_text())
     lower_case = json.loads((hf_dir / "tokenizer_config.json").read_text()).get("do_lower_case", True) \
         if (hf_dir / "tokenizer_config.json").exists() else True
     encoder = export_tfhub_lib.get_bert_encoder(config)
     encoder.set_weights(hf_weights_in_encoder_order(hf_dir, config))
-    if hf.get("layer_norm_eps", 1e-12) != 1e-12:
-        raise ValueError(f"{hf_dir}/config.json: layer_norm_eps {hf['layer_norm_eps']}; BertEncoder uses 1e-12")
     with tempfile.TemporaryDirectory() as tmp:
         # export_model restores from a checkpoint written by Checkpoint.save() (not .write()).
         checkpoint = tf.train.Checkpoint(encoder=encoder).save(os.path.join(tmp, "ckpt"))

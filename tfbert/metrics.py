@@ -11,12 +11,8 @@ from tfbert.keras import keras, register, tf
 def matthews_corrcoef(labels, predictions) -> float:
     """Binary MCC = (TP·TN − FP·FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)); 0 when a factor is 0 (sklearn's rule)."""
     labels, predictions = np.asarray(labels).astype(bool), np.asarray(predictions).astype(bool)
-    tp, tn = np.sum(labels & predictions), np.sum(~labels & ~predictions)
-    fp, fn = np.sum(~labels & predictions), np.sum(labels & ~predictions)
-    return _mcc(float(tp), float(tn), float(fp), float(fn))
-
-
-def _mcc(tp, tn, fp, fn):
+    tp, tn = float(np.sum(labels & predictions)), float(np.sum(~labels & ~predictions))
+    fp, fn = float(np.sum(~labels & predictions)), float(np.sum(labels & ~predictions))
     denominator = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
     return (tp * tn - fp * fn) / denominator ** 0.5 if denominator > 0 else 0.0
 

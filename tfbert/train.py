@@ -24,9 +24,12 @@ def best_epoch(history, monitor="val_accuracy", mode="max") -> int:
     return max(history, key=lambda row: sign * row[monitor])["epoch"]
 
 
-def summary(history, per_epoch, monitor="val_accuracy", mode="max") -> dict:
-    """Epochs, best epoch, training seconds and per-second rates of a finished run, for metrics.json."""
-    seconds = sum(row["train_seconds"] for row in history)
+def summary(history, per_epoch, monitor="val_accuracy", mode="max", extra_seconds=0.0) -> dict:
+    """Epochs, best epoch, training seconds and per-second rates of a finished run, for metrics.json.
+
+    `extra_seconds`: training time spent outside the epochs (a frozen encoder's one feature pass).
+    """
+    seconds = sum(row["train_seconds"] for row in history) + extra_seconds
     return {"epochs_trained": len(history), "best_epoch": best_epoch(history, monitor, mode), "train_seconds": seconds,
             **{f"train_{name}_per_second": count * len(history) / seconds for name, count in per_epoch.items()}}
 

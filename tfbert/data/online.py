@@ -2,6 +2,7 @@
 
 Without it, an offline `tfds.load` retries for about 3.5 minutes before it fails.
 """
+import os
 import socket
 import threading
 
@@ -35,7 +36,6 @@ def require_network(what: str, instead: str, host: str = "storage.googleapis.com
 
 def local_folder(data_dir, variable: str, offline: bool, instead: str):
     """The dataset folder to read: `data_dir`, else `$variable`; None means tfds, refused if `offline`."""
-    import os
     data_dir = data_dir or os.environ.get(variable)
     if not data_dir and offline:
         raise OfflineError(f"--offline was given but no dataset folder. {instead}")
