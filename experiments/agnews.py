@@ -65,6 +65,8 @@ def parse_args(argv=None):
     group.add_argument("--bert-train-examples", type=int, help="train on the first N training texts")
     group.add_argument("--finetune-epochs", type=int, help="fine-tuning epochs")
     group.add_argument("--finetune-lr", type=float, default=5e-5, help="fine-tuning peak learning rate (default: 5e-5)")
+    group.add_argument("--adam-epsilon", type=float, default=finetune.BertRecipe.adam_epsilon,
+                       help="Adam epsilon, in Keras' form: see tfbert/optim.py (default: %(default)g)")
     group.add_argument("--head-epochs", type=int, default=30,
                        help="frozen variants: epochs of the head on cached features (default: 30)")
     group.add_argument("--head-lr", type=float, default=1e-3, help="frozen variants: learning rate (default: 1e-3)")
@@ -132,6 +134,7 @@ def run_bert(args, data, strategy, run_dir: Path) -> dict:
         family, trainable, encoder=args.encoder, pooling=args.pooling, batch_size=args.batch_size,
         epochs=args.finetune_epochs if trainable else args.head_epochs,
         lr=args.finetune_lr if trainable else args.head_lr, weight_decay=0.01 if trainable else 0.0,
+        adam_epsilon=args.adam_epsilon,
         max_length=args.max_length, buckets=args.buckets, seed=args.seed)
     if args.bert_train_examples and args.bert_train_examples < len(data.train):
         data = dataclasses.replace(data, train=data.train.take(np.arange(args.bert_train_examples)))

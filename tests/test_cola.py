@@ -72,6 +72,8 @@ def test_training_prints_mcc_and_accuracy_on_both_dev_sets_beside_the_majority_b
     assert "| variant | recipe | trainable / total params | in-domain MCC | in-domain accuracy | out-of-domain MCC |" \
         in stdout
     assert re.search(r"\| always '(un)?acceptable' \| - \| 0 / 0 \| 0.000 \| 0.500 \| 0.000 \| 0.500 \|", stdout)
+    assert "| tuned | pooled output, lr 5e-05, 2 epochs, warmup 0.1, wd 0.01, eps 1e-08 |" in stdout  # the recipe run
+    assert "| mean | mean pooling, lr 5e-05, 2 epochs, warmup 0.1, wd 0.01, eps 1e-08 |" in stdout
     for variant in ("tuned", "mean", "frozen"):
         metrics = runs.read_json(out / variant / runs.METRICS)
         assert {"test_mcc", "test_accuracy", "out_of_domain_dev_mcc", "out_of_domain_dev_accuracy"} <= set(metrics)

@@ -59,3 +59,13 @@ def test_in_the_hf_bert_classifier_weight_decay_skips_exactly_its_bias_and_layer
     assert len(layer_norm) == 2 * (1 + 2 * 2) and len(bias) == 2 * 6 + 1 + 1  # per layer: 6 dense biases; pooler; head
     assert decayed == {v.name for v in model.trainable_variables} - layer_norm - bias
     assert len(decayed) == 3 + 2 * 6 + 1 + 1  # embeddings, 6 kernels per layer, pooler, classifier
+
+
+@pytest.mark.parametrize("epsilon", [1e-6, 1e-8])
+def test_adam_epsilon_is_added_before_bias_correction_so_it_damps_small_gradients_more_than_pytorchs(epsilon):
+    """Keras' first step is lr * g / (|g| + epsilon / sqrt(1 - beta_2)); PyTorch's is lr * g / (|g| + epsilon)."""
+    weight, gradient = tf.Variable([0.0]), 1e-6
+    optimizer = optim.create_adamw(1.0, 10, 0, weight_decay=0.0, epsilon=epsilon)
+    optimizer.apply_gradients([(tf.constant([gradient]), weight)])
+    keras_form = gradient / (gradient + epsilon / np.sqrt(1 - 0.999))
+    assert -weight.numpy()[0] == pytest.approx(keras_form, rel=1e-4)

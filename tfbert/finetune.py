@@ -42,6 +42,7 @@ class BertRecipe:
     batch_size: int = 32  # per replica
     warmup: float = 0.1  # fraction of all steps
     weight_decay: float = 0.01
+    adam_epsilon: float = 1e-6  # Keras' form: see `optim.create_adamw`
     dropout: float = 0.1  # before the hub family's dense head (the HF head uses its config's)
     max_length: int = 128  # WordPiece tokens, [CLS] and [SEP] included
     buckets: bool = True  # batches of similar lengths when fine-tuning
@@ -139,7 +140,8 @@ def run(recipe: BertRecipe, data, strategy, run_dir, *, patience=None, verbose=1
     steps_per_epoch = len(data.train) // batch_size if static_shapes else optim.train_steps(len(data.train), batch_size, 1)
     total_steps = steps_per_epoch * recipe.epochs
     with strategy.scope():
-        optimizer = optim.create_adamw(recipe.lr, total_steps, int(recipe.warmup * total_steps), recipe.weight_decay)
+        optimizer = optim.create_adamw(recipe.lr, total_steps, int(recipe.warmup * total_steps), recipe.weight_decay,
+                                       epsilon=recipe.adam_epsilon)
         model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=list(metrics))
         step = optimizer.iterations  # created here, under the strategy; the data pipeline reads it
     runs.write_json(run_dir / runs.CONFIG, {

@@ -6,6 +6,9 @@ down to `(1 - warmup/total) * peak`. Here the decay starts when warmup ends, as 
 recipes: the rate rises linearly to `peak_lr` at exactly `warmup_steps`, then falls linearly to
 `end_lr` at `train_steps`.
 
+Its `AdamWeightDecay` also clips the gradients to a global norm of 1.0 before each step, as BERT's
+original optimizer did, and adds Adam's epsilon in Keras' form (see `create_adamw`).
+
 The textbook passed the number of *examples* where steps are expected, so its warmup never ended and
 its learning rate never exceeded 7.8e-7; `train_steps()` computes the step count from batches.
 """
@@ -48,7 +51,7 @@ class LinearDecayAfterWarmup(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def create_adamw(peak_lr, train_steps, warmup_steps, weight_decay=0.01, end_lr=0.0):
+def create_adamw(peak_lr, train_steps, warmup_steps, weight_decay=0.01, end_lr=0.0, epsilon=1e-6):
     """AdamW (decoupled weight decay, none on `NO_WEIGHT_DECAY` variables) with warmup + linear decay.
 
     Args:
@@ -57,6 +60,8 @@ def create_adamw(peak_lr, train_steps, warmup_steps, weight_decay=0.01, end_lr=0
         warmup_steps: steps of linear warmup from 0; 0 for none.
         weight_decay: decoupled weight decay rate.
         end_lr: the rate at the last step.
+        epsilon: Adam's epsilon, added to sqrt(v) *before* bias correction (Keras' form). PyTorch adds its
+            epsilon after, so Keras' 1e-6 acts like PyTorch's 1e-6 / sqrt(1 - 0.999**step): 3e-5 at step 1.
     """
     schedule = LinearDecayAfterWarmup(peak_lr, train_steps, warmup_steps, end_lr)
     if warmup_steps:
@@ -66,6 +71,6 @@ def create_adamw(peak_lr, train_steps, warmup_steps, weight_decay=0.01, end_lr=0
         weight_decay_rate=weight_decay,
         beta_1=0.9,
         beta_2=0.999,
-        epsilon=1e-6,
+        epsilon=epsilon,
         exclude_from_weight_decay=list(NO_WEIGHT_DECAY),
     )
