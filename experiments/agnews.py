@@ -14,7 +14,7 @@ Run it:
     python -m experiments.agnews --data-dir ../shared/data/ag_news    # offline: the 6,080 / 1,520 re-split
     python -m experiments.agnews --full ...                           # the benchmark settings (hours on a CPU)
 
-The defaults fit in 15 minutes on a 2-core CPU (about 11, estimated from measured rates) by training the
+The defaults fit in 15 minutes on a 2-core CPU (10 min 34 s measured, BENCHMARKS.md) by training the
 BERT variants on 2,000 of the 5,472 training texts, fine-tuning for 1 epoch; `--full` trains on all of them, fine-tuning for 4 epochs.
 Validation and test sets are always complete. BENCHMARKS.md has the numbers of both.
 Results go to --out (default runs/agnews): one directory per variant, results.md and accuracy.png.
