@@ -110,12 +110,11 @@ def train(args):
     print(f"CoLA from {data.source}: {data.sizes()}")
     if data.skipped:
         print(f"skipped {len(data.skipped)} bad rows, first: {data.skipped.errors[0]}")
+    overrides = {name: getattr(args, name) for name in ("epochs", "adam_epsilon") if getattr(args, name) is not None}
     for variant in args.variants:
         print(f"\n=== {variant} ===")
         recipe = finetune.BertRecipe(encoder=args.encoder, batch_size=args.batch_size,
-                                     max_length=args.max_length, seed=args.seed,
-                                     **{**RECIPES[variant], **({"epochs": args.epochs} if args.epochs else {}),
-                                        **({"adam_epsilon": args.adam_epsilon} if args.adam_epsilon else {})})
+                                     max_length=args.max_length, seed=args.seed, **{**RECIPES[variant], **overrides})
         finetune.run(recipe, data, strategy, args.out / variant, verbose=args.verbose, cache=args.hub_cache,
                      config={"args": vars(args)},
                      metrics=["accuracy", MatthewsCorrelation()],

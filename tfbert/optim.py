@@ -6,7 +6,7 @@ down to `(1 - warmup/total) * peak`. Here the decay starts when warmup ends, as 
 recipes: the rate rises linearly to `peak_lr` at exactly `warmup_steps`, then falls linearly to
 `end_lr` at `train_steps`.
 
-Its `AdamWeightDecay` also clips the gradients to a global norm of 1.0 before each step, as BERT's
+tf-models-official's `AdamWeightDecay` also clips the gradients to a global norm of 1.0 before each step, as BERT's
 original optimizer did, and adds Adam's epsilon in Keras' form (see `create_adamw`).
 
 The textbook passed the number of *examples* where steps are expected, so its warmup never ended and
