@@ -1,0 +1,95 @@
+"""What a trained BERT classifier looks at: attention maps, token attributions and a map of its features.
+
+Give it an HF run directory from `experiments.agnews` (hf_frozen, hf_finetune) or `experiments.cola`
+(tuned, book, frozen) and, optionally, texts to explain:
+
+    python -m experiments.interpret --run runs/agnews/hf_finetune
+    python -m experiments.interpret --run runs/agnews/hf_finetune "Oil prices fall as OPEC raises output"
+
+Without texts it explains two test texts from the run's predictions.csv: the first it got right and the
+first it got wrong. For each text it writes, into --out (default: RUN/interpret):
+    attention_N.png      every layer x head (6 x 12 for MiniLM); row i = where token i attends
+    head_N.png           the last layer's head that attends least to [CLS] and [SEP], tokens on both axes
+    attributions_N.png   integrated gradients: which tokens pushed the predicted class's logit up or down
+and once, for --examples test texts:
+    projection.png       the head's input features on their two principal components, by true class
+    projector/           vectors.tsv + metadata.tsv for https://projector.tensorflow.org (PCA, t-SNE, UMAP)
+"""
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tfbert import interpret, runs
+
+
+def read_predictions(run_dir: Path):
+    """(texts, labels, predictions) of the run's predictions.csv."""
+    path = run_dir / runs.PREDICTIONS
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for line, row in enumerate(rows, start=2):
+        if not row.get("text") or not row.get("label", "").isdigit() or not row.get("prediction", "").isdigit():
+            raise ValueError(f"{path}:{line}: expected text, label and prediction, got {row}")
+    labels, predictions = (np.array([int(row[name]) for row in rows]) for name in ("label", "prediction"))
+    return [row["text"] for row in rows], labels, predictions
+
+
+def default_texts(texts, labels, predictions) -> list[str]:
+    """The first test text the model got right and the first it got wrong (if any)."""
+    right, wrong = np.flatnonzero(labels == predictions), np.flatnonzero(labels != predictions)
+    return [texts[i] for chosen in (right, wrong) if len(chosen) for i in chosen[:1]]
+
+
+def quietest_head(tokens, attention) -> int:
+    """The last layer's head that gives [CLS] and [SEP] the least attention: usually the most readable one."""
+    special = [i for i, token in enumerate(tokens) if token in ("[CLS]", "[SEP]")]
+    return int(np.argmin(attention[-1][:, :, special].sum(axis=(1, 2))))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m experiments.interpret", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("texts", nargs="*", help="texts to explain (default: one right and one wrong test text)")
+    parser.add_argument("--run", type=Path, required=True, help="an HF run directory, e.g. runs/agnews/hf_finetune")
+    parser.add_argument("--examples", type=int, default=1000, help="test texts in the projection (default: 1000)")
+    parser.add_argument("--steps", type=int, default=50, help="integrated-gradients steps (default: 50)")
+    parser.add_argument("--out", type=Path, help="where the pictures go (default: RUN/interpret)")
+    args = parser.parse_args(argv)
+    out = args.out or args.run / "interpret"
+    try:
+        texts, labels, predictions = read_predictions(args.run)
+        explainer = interpret.Explainer.from_run(args.run)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"explaining {args.run} with its best weights ({runs.BEST_WEIGHTS})")
+    names = explainer.class_names
+
+    for n, text in enumerate(args.texts or default_texts(texts, labels, predictions), start=1):
+        tokens, attention = explainer.attention(text)  # (L, heads, T, T)
+        why = explainer.attributions(text, steps=args.steps)
+        interpret.plot_attention(tokens, attention, out / f"attention_{n}.png", title=f"text {n}")
+        head = quietest_head(tokens, attention)
+        interpret.plot_head(tokens, attention[-1, head], out / f"head_{n}.png",
+                            title=f"text {n}: layer {len(attention)}, head {head + 1}")
+        interpret.plot_attributions(why, names, out / f"attributions_{n}.png")
+        top = np.argsort(-np.abs(why.scores))[:8]
+        print(f"\ntext {n}: {text[:120]}")
+        print(f"  predicted {names[why.label]} (p = {why.probabilities[why.label]:.2f}); "
+              f"integrated gradients, delta {why.delta:+.3f}:")
+        print("  " + "  ".join(f"{why.tokens[i]} {why.scores[i]:+.2f}" for i in top))
+
+    chosen = slice(0, args.examples)
+    features = explainer.features(texts[chosen])  # (N, H)
+    points, explained = interpret.principal_components(features)
+    interpret.plot_projection(points, explained, labels[chosen], names, out / "projection.png",
+                              title=f"{args.run.name}: pooled output of {len(features)} test texts")
+    interpret.write_projector(out / "projector", features, texts[chosen], labels[chosen], names)
+    print(f"\npictures and projector files: {out}/")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Interpretability on a tiny random BERT: attention maps, integrated gradients, feature projections, the CLI."""
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfbert import finetune, interpret, runs
+from tfbert.keras import tf
+from tfbert.models import bert
+
+from conftest import ROOT
+from experiments import interpret as cli
+
+CLASSES = ["World", "Sports", "Business", "Sci/Tech"]
+TEXTS = ["the coach says the season is new", "shares in chip market after report today", "goal", "internet chip"]
+
+
+def write_hf_run(run_dir, tiny_bert_dir, trainable: bool, family="hf"):
+    """A run directory as `finetune.run` leaves it (config.json, best/, predictions.csv), with a random head.
+
+    Returns the classifier whose weights were saved.
+    """
+    classifier = bert.hf_classifier(str(tiny_bert_dir), len(CLASSES), trainable)
+    rng = np.random.default_rng(1)
+    classifier.head.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in classifier.head.get_weights()])
+    (classifier.model if trainable else classifier.head).save_weights(str(run_dir / runs.BEST_WEIGHTS))
+    recipe = finetune.BertRecipe(family, trainable, encoder=str(tiny_bert_dir), max_length=32)
+    runs.write_json(run_dir / runs.CONFIG, {"variant": recipe.variant, "recipe": recipe, "class_names": CLASSES})
+    with open(run_dir / runs.PREDICTIONS, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["index", "label", "prediction", "text"])
+        writer.writerows([i, i % 4, (i * 3) % 4, text] for i, text in enumerate(TEXTS))  # right on 0 and 2
+    return classifier
+
+
+@pytest.fixture(scope="module")
+def hf_run(tiny_bert_dir, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("hf_finetune")
+    return run_dir, write_hf_run(run_dir, tiny_bert_dir, trainable=True)
+
+
+@pytest.fixture(scope="module")
+def explainer(hf_run):
+    return interpret.Explainer.from_run(hf_run[0])
+
+
+@pytest.mark.parametrize("trainable", [True, False])
+def test_from_run_restores_the_weights_the_run_saved(tiny_bert_dir, tmp_path, trainable):
+    saved = write_hf_run(tmp_path, tiny_bert_dir, trainable)
+    explainer = interpret.Explainer.from_run(tmp_path)
+    ids = explainer.wordpiece.dense(tf.constant(TEXTS))  # (4, T)
+    mask = tf.cast(tf.not_equal(ids, 0), tf.int32)
+    restored = explainer.logits(tf.gather(explainer.hf.bert.embeddings.weight, ids), mask)
+    np.testing.assert_allclose(restored.numpy(), saved.model(ids).numpy(), atol=1e-5)
+
+
+def test_a_tf_hub_run_is_refused_with_the_reason(tiny_bert_dir, tmp_path):
+    write_hf_run(tmp_path, tiny_bert_dir, trainable=True, family="hub")
+    with pytest.raises(ValueError, match="TF-Hub encoders return no attention"):
+        interpret.Explainer.from_run(tmp_path)
+
+
+def test_attention_has_a_distribution_per_token_for_every_layer_and_head(explainer):
+    tokens, attention = explainer.attention(TEXTS[0])
+    assert tokens == ["[CLS]", "the", "coach", "says", "the", "season", "[UNK]", "new", "[SEP]"]
+    assert attention.shape == (2, 5, 9, 9)  # (layers, heads, T, T)
+    np.testing.assert_allclose(attention.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_integrated_gradients_add_up_to_the_logit_gap_and_leave_cls_and_sep_at_zero(explainer):
+    why = explainer.attributions(TEXTS[1], steps=100)
+    gap = why.scores.sum() - why.delta  # logit(text) - logit(baseline) of the explained class
+    assert abs(gap) > 0.01
+    assert abs(why.delta) < 0.02 * abs(gap)
+    assert why.tokens[0] == "[CLS]" and why.tokens[-1] == "[SEP]"
+    assert why.scores[0] == why.scores[-1] == 0.0  # the baseline keeps them: no path, no attribution
+    assert why.label == int(np.argmax(why.probabilities))
+    assert explainer.attributions(TEXTS[1], label=(why.label + 1) % 4, steps=10).label == (why.label + 1) % 4
+
+
+def test_principal_components_find_the_direction_of_the_spread():
+    rng = np.random.default_rng(0)
+    along = rng.normal(size=(200, 1)) * np.array([[3.0, 4.0, 0.0]])  # spread along (3, 4, 0) / 5
+    points, explained = interpret.principal_components(along + rng.normal(size=(200, 3)) * 0.01)
+    assert points.shape == (200, 2) and explained[0] > 0.99
+    np.testing.assert_allclose(np.abs(points[:, 0]), np.abs((along - along.mean(axis=0)) @ [0.6, 0.8, 0.0]), atol=0.05)
+
+
+def test_the_cli_explains_one_right_and_one_wrong_test_text_and_maps_the_features(hf_run, tmp_path):
+    run_dir, _ = hf_run
+    out = tmp_path / "pictures"
+    result = subprocess.run([sys.executable, "-m", "experiments.interpret", "--run", str(run_dir), "--out", str(out),
+                             "--steps", "8"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"text 1: {TEXTS[0]}" in result.stdout and f"text 2: {TEXTS[1]}" in result.stdout
+    for name in ("attention_1.png", "head_1.png", "attributions_1.png", "attention_2.png", "projection.png",
+                 "projector/vectors.tsv"):
+        assert (out / name).stat().st_size > 0, name
+    vectors = np.loadtxt(out / "projector" / "vectors.tsv", delimiter="\t")
+    metadata = (out / "projector" / "metadata.tsv").read_text().splitlines()
+    assert vectors.shape == (4, 20) and metadata[0] == "class\ttext" and metadata[1] == f"World\t{TEXTS[0]}"
+
+
+def test_a_bad_prediction_row_is_named_by_file_and_line(tmp_path):
+    path = tmp_path / runs.PREDICTIONS
+    path.write_text("index,label,prediction,text\n0,1,1,fine\n1,World,1,label is a name\n")
+    with pytest.raises(ValueError, match=f"{path}:3: expected text, label and prediction"):
+        cli.read_predictions(tmp_path)

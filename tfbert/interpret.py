@@ -1,0 +1,204 @@
+"""Look inside a trained BERT classifier: attention per layer and head, token attributions, a map of its features.
+
+    explainer = interpret.Explainer.from_run("runs/agnews/hf_finetune")
+    tokens, attention = explainer.attention("Stocks rally as oil prices fall")      # (L, heads, T, T)
+    why = explainer.attributions("Stocks rally as oil prices fall")                # why.scores: (T,)
+    interpret.plot_attention(tokens, attention, "attention.png")
+
+Attributions are integrated gradients (Sundararajan et al., 2017) of the predicted class's logit with
+respect to the word embeddings, from a baseline that keeps [CLS] and [SEP] and puts [PAD] everywhere
+else; they sum to logit(text) - logit(baseline), up to `delta`, the error of the integral's
+`steps`-point estimate. The features mapped in 2-D are what the classifier's head reads (BERT's pooled
+output), projected on their two principal components.
+
+HF runs only (`hf_frozen`, `hf_finetune`, CoLA's `tuned`): the TF-Hub encoder SavedModels return no
+attention and take ids, not embeddings.
+"""
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from tfbert import encoders, runs
+from tfbert.data.wordpiece import WordPiece
+from tfbert.keras import tf
+from tfbert.models import bert
+
+
+@dataclasses.dataclass
+class Attribution:
+    tokens: list[str]  # T WordPiece tokens, [CLS] ... [SEP]
+    scores: np.ndarray  # (T,) each token's share of logit(text) - logit(baseline)
+    label: int  # the class explained
+    probabilities: np.ndarray  # (C,)
+    delta: float  # sum(scores) - (logit(text) - logit(baseline)): near 0 when `steps` suffice
+
+
+class Explainer:
+    """A `TFBertForSequenceClassification` and its vocabulary, asked about one text at a time.
+
+    Args:
+        hf: the HF classifier (`models.bert.hf_classifier` holds it as its last layer).
+        vocab_file: the checkpoint's vocab.txt.
+        class_names: the C class names, in label order.
+        max_length: WordPiece tokens per text, [CLS] and [SEP] included.
+    """
+
+    def __init__(self, hf, vocab_file, class_names, max_length=128):
+        self.hf, self.class_names = hf, list(class_names)
+        self.wordpiece = WordPiece(vocab_file, max_length)
+        self.vocab = [line.rstrip("\n") for line in open(vocab_file, encoding="utf-8")]
+
+    @classmethod
+    def from_run(cls, run_dir):
+        """The best weights of a trained HF run directory (config.json and best/ written by `finetune.run`)."""
+        run_dir = Path(run_dir)
+        config = runs.read_json(run_dir / runs.CONFIG)
+        recipe = config.get("recipe", {})
+        if recipe.get("family") != "hf":
+            raise ValueError(f"{run_dir} is a {config.get('variant', 'non-BERT')} run; interpretation needs an HF "
+                             "run (hf_frozen, hf_finetune, CoLA's tuned): TF-Hub encoders return no attention")
+        classifier = bert.hf_classifier(encoders.hf_source(recipe["encoder"]), len(config["class_names"]),
+                                        recipe["trainable"])
+        trained = classifier.model if recipe["trainable"] else classifier.head  # what `finetune.run` trained
+        status = trained.load_weights(str(run_dir / runs.BEST_WEIGHTS))
+        status.assert_existing_objects_matched().expect_partial()  # every weight restored; the optimizer is not wanted
+        return cls(classifier.model.layers[-1], encoders.vocab_file(recipe["encoder"]), config["class_names"],
+                   recipe["max_length"])
+
+    def ids(self, text: str) -> tf.Tensor:
+        return tf.cast(self.wordpiece(tf.constant([text])), tf.int32).to_tensor()  # (1, T), no padding
+
+    def tokens(self, ids) -> list[str]:
+        return [self.vocab[i] for i in np.asarray(ids).reshape(-1)]
+
+    def attention(self, text: str):
+        """(tokens, (L, heads, T, T) attention weights): row i is how token i spreads its attention."""
+        ids = self.ids(text)
+        outputs = self.hf.bert(input_ids=ids, output_attentions=True, training=False)
+        return self.tokens(ids), tf.concat(outputs.attentions, axis=0).numpy()  # L x (1, heads, T, T)
+
+    def logits(self, embeddings, mask) -> tf.Tensor:
+        """(B, T, H) word embeddings, (B, T) mask -> (B, C) logits: the classifier from its embedding lookup on."""
+        return self.hf(None, inputs_embeds=embeddings, attention_mask=mask, training=False).logits
+
+    def attributions(self, text: str, label=None, steps=50) -> Attribution:
+        """Integrated gradients of class `label`'s logit (default: the predicted class) for each token."""
+        ids = self.ids(text)  # (1, T)
+        table = self.hf.bert.embeddings.weight  # (V, H)
+        special = tf.logical_or(tf.equal(ids, self.wordpiece.cls_id), tf.equal(ids, self.wordpiece.sep_id))
+        baseline_ids = tf.where(special, ids, self.wordpiece.pad_id)  # [CLS] [PAD] ... [PAD] [SEP]
+        text_embeddings, baseline = tf.gather(table, ids), tf.gather(table, baseline_ids)  # (1, T, H) each
+        mask = tf.ones_like(ids)  # (1, T)
+        logits = self.logits(text_embeddings, mask)[0]  # (C,)
+        label = int(tf.argmax(logits)) if label is None else label
+        alphas = (tf.range(steps, dtype=tf.float32) + 0.5) / steps  # (S,) midpoints of the path
+        path = baseline + alphas[:, None, None] * (text_embeddings - baseline)  # (S, T, H)
+        with tf.GradientTape() as tape:
+            tape.watch(path)
+            target = self.logits(path, tf.repeat(mask, steps, axis=0))[:, label]  # (S,)
+        gradients = tape.gradient(target, path)  # (S, T, H)
+        scores = tf.reduce_sum(tf.reduce_mean(gradients, axis=0) * (text_embeddings - baseline)[0], axis=-1)  # (T,)
+        gap = logits[label] - self.logits(baseline, mask)[0, label]
+        return Attribution(self.tokens(ids), scores.numpy(), label, tf.nn.softmax(logits).numpy(),
+                           float(tf.reduce_sum(scores) - gap))
+
+    def features(self, texts, batch_size=64) -> np.ndarray:
+        """(N, H) what the head reads, BERT's pooled output, for each text."""
+        batches = []
+        for start in range(0, len(texts), batch_size):
+            ids = self.wordpiece.dense(tf.constant(texts[start: start + batch_size]))  # (B, T)
+            mask = tf.cast(tf.not_equal(ids, self.wordpiece.pad_id), tf.int32)
+            batches.append(self.hf.bert(input_ids=ids, attention_mask=mask, training=False).pooler_output.numpy())
+        return np.concatenate(batches)
+
+
+def principal_components(features, k=2):
+    """(N, H) -> ((N, k) coordinates on the top `k` principal components, (k,) share of variance of each)."""
+    centered = features - features.mean(axis=0)
+    _, singular, directions = np.linalg.svd(centered, full_matrices=False)
+    return centered @ directions[:k].T, singular[:k] ** 2 / np.sum(singular ** 2)
+
+
+def write_projector(folder, features, texts, labels, class_names):
+    """vectors.tsv and metadata.tsv: load both at https://projector.tensorflow.org (or TensorBoard's projector)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savetxt(folder / "vectors.tsv", features, delimiter="\t", fmt="%.5f")
+    with open(folder / "metadata.tsv", "w", encoding="utf-8") as f:
+        f.write("class\ttext\n")
+        for text, label in zip(texts, labels):
+            f.write(f"{class_names[label]}\t{' '.join(text.split())[:200]}\n")  # a line per text: no tabs or newlines
+
+
+def plot_attention(tokens, attention, path, title=""):
+    """A grid of heat maps, a row per layer and a column per head; token i's row shows where it attends."""
+    import matplotlib.pyplot as plt
+
+    layers, heads = attention.shape[:2]
+    fig, axes = plt.subplots(layers, heads, figsize=(1.6 * heads, 1.6 * layers + 0.6), squeeze=False)
+    for layer in range(layers):
+        for head in range(heads):
+            ax = axes[layer, head]
+            ax.imshow(attention[layer, head], cmap="viridis", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if layer == 0:
+                ax.set_title(f"head {head + 1}", fontsize=8)
+            if head == 0:
+                ax.set_ylabel(f"layer {layer + 1}", fontsize=8)
+    fig.suptitle(f"{title}\n{' '.join(tokens)}"[:300], fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_head(tokens, weights, path, title=""):
+    """One head's (T, T) attention with the tokens on both axes."""
+    import matplotlib.pyplot as plt
+
+    size = 2 + 0.25 * len(tokens)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(weights, cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
+    ax.set_xlabel("attended to")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_attributions(attribution: Attribution, class_names, path):
+    """Bars per token: green pushed towards the explained class, red away from it."""
+    import matplotlib.pyplot as plt
+
+    scores = attribution.scores
+    fig, ax = plt.subplots(figsize=(max(4, 0.35 * len(scores)), 3))
+    ax.bar(range(len(scores)), scores, color=["tab:green" if s >= 0 else "tab:red" for s in scores])
+    ax.set_xticks(range(len(scores)), attribution.tokens, rotation=90, fontsize=8)
+    ax.axhline(0, color="black", linewidth=0.5)
+    name = class_names[attribution.label]
+    ax.set_ylabel(f"logit of {name}")
+    probability = attribution.probabilities[attribution.label]
+    ax.set_title(f"integrated gradients for {name} (p = {probability:.2f})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_projection(points, explained, labels, class_names, path, title=""):
+    """(N, 2) principal-component coordinates, one colour per true class."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for label, name in enumerate(class_names):
+        chosen = labels == label
+        ax.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.6, label=name)
+    ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of variance)")
+    ax.set_ylabel(f"PC 2 ({explained[1]:.0%} of variance)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(markerscale=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
