@@ -7,6 +7,7 @@ import pytest
 from tfbert import report, runs
 
 from conftest import SHARED_DATA, run_cli
+from experiments import agnews
 
 NO_DATA_DIR = {"TFBERT_DATA_DIR": ""}
 
@@ -117,6 +118,12 @@ def test_the_bert_variants_run_from_a_local_checkpoint_and_share_one_table(ag_ne
         assert metrics["saved_model_max_abs_diff"] < 1e-5  # the raw-string SavedModel agrees with the model
     assert (tmp_path / "hub_frozen" / "features.npz").is_file()  # frozen: features computed once, kept
     assert runs.read_json(tmp_path / "hub_frozen" / runs.CONFIG)["recipe"]["pooling"] == "mean"
+
+
+def test_the_hub_head_is_mean_pooling_when_frozen_and_pooled_output_when_fine_tuned_unless_chosen():
+    default, chosen = agnews.parse_args([]), agnews.parse_args(["--pooling", "mean"])
+    assert (agnews.hub_pooling(default, trainable=False), agnews.hub_pooling(default, trainable=True)) == ("mean", "pooled")
+    assert agnews.hub_pooling(chosen, trainable=True) == "mean"
 
 
 def test_an_unknown_encoder_fails_at_once_with_the_choices(ag_news_dir):
