@@ -14,8 +14,9 @@ Run it:
     python -m experiments.agnews --data-dir ../shared/data/ag_news    # offline: the 6,080 / 1,520 re-split
     python -m experiments.agnews --full ...                           # the benchmark settings (hours on a CPU)
 
-The defaults fit in 15 minutes on a 2-core CPU (10 min 34 s measured, BENCHMARKS.md) by training the
-BERT variants on 2,000 of the 5,472 training texts, fine-tuning for 1 epoch; `--full` trains on all of them, fine-tuning for 4 epochs.
+The defaults fit in 15 minutes on a 2-core CPU (10.5 and 12.5 min measured, BENCHMARKS.md) by training
+the BERT variants on 2,000 of the 5,472 training texts, fine-tuning for 1 epoch; `--full` trains on all
+of them, fine-tuning for 4 epochs.
 Validation and test sets are always complete. BENCHMARKS.md has the numbers of both.
 Results go to --out (default runs/agnews): one directory per variant, results.md and accuracy.png.
 Starting the same command again after a kill resumes each unfinished run from its last epoch.
@@ -57,9 +58,10 @@ def parse_args(argv=None):
                        help="the model's sizes and dropouts (default: regularized)")
     group = parser.add_argument_group("pretrained BERT (hub_* and hf_*)")
     group.add_argument("--full", action="store_true",
-                       help="benchmark settings: all training texts, 4 fine-tuning epochs (default: 2,000 texts, 1 epoch)")
-    group.add_argument("--encoder", default="minilm_l6", help=f"pretrained encoder: {', '.join(encoders.PRESETS)}, or a "
-                       "local HF BERT folder (default: minilm_l6, offline)")
+                       help="benchmark settings: all training texts, 4 fine-tuning epochs "
+                       "(default: 2,000 texts, 1 epoch)")
+    group.add_argument("--encoder", default="minilm_l6", help=f"pretrained encoder: {', '.join(encoders.PRESETS)}, "
+                       "or a local HF BERT folder (default: minilm_l6, offline)")
     group.add_argument("--pooling", choices=("mean", "pooled"),
                        help="hub variants: masked mean of sequence_output, or pooled_output (default: mean when "
                        "frozen, pooled when fine-tuned)")
