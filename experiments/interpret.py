@@ -40,11 +40,11 @@ def read_predictions(run_dir: Path):
 def default_texts(texts, labels, predictions) -> list[str]:
     """The first test text the model got right and the first it got wrong (if any)."""
     right, wrong = np.flatnonzero(labels == predictions), np.flatnonzero(labels != predictions)
-    return [texts[i] for chosen in (right, wrong) if len(chosen) for i in chosen[:1]]
+    return [texts[chosen[0]] for chosen in (right, wrong) if len(chosen)]
 
 
 def quietest_head(tokens, attention) -> int:
-    """The last layer's head that gives [CLS] and [SEP] the least attention: usually the most readable one."""
+    """The last layer's head that gives [CLS] and [SEP] the least attention (many heads park theirs there)."""
     special = [i for i, token in enumerate(tokens) if token in ("[CLS]", "[SEP]")]
     return int(np.argmin(attention[-1][:, :, special].sum(axis=(1, 2))))
 
