@@ -16,25 +16,12 @@ and once, for --examples test texts:
     projector/           vectors.tsv + metadata.tsv for https://projector.tensorflow.org (PCA, t-SNE, UMAP)
 """
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from tfbert import interpret, runs
-
-
-def read_predictions(run_dir: Path):
-    """(texts, labels, predictions) of the run's predictions.csv."""
-    path = run_dir / runs.PREDICTIONS
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for line, row in enumerate(rows, start=2):
-        if not row.get("text") or not row.get("label", "").isdigit() or not row.get("prediction", "").isdigit():
-            raise ValueError(f"{path}:{line}: expected text, label and prediction, got {row}")
-    labels, predictions = (np.array([int(row[name]) for row in rows]) for name in ("label", "prediction"))
-    return [row["text"] for row in rows], labels, predictions
+from tfbert import evaluate, interpret, runs
 
 
 def default_texts(texts, labels, predictions) -> list[str]:
@@ -60,7 +47,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     out = args.out or args.run / "interpret"
     try:
-        texts, labels, predictions = read_predictions(args.run)
+        texts, labels, predictions = evaluate.read_predictions(args.run / runs.PREDICTIONS)
         explainer = interpret.Explainer.from_run(args.run)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")

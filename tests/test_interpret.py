@@ -1,17 +1,15 @@
 """Interpretability on a tiny random BERT: attention maps, integrated gradients, feature projections, the CLI."""
-import csv
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from tfbert import finetune, interpret, runs
+from tfbert import evaluate, finetune, interpret, runs
 from tfbert.keras import tf
 from tfbert.models import bert
 
 from conftest import ROOT
-from experiments import interpret as cli
 
 CLASSES = ["World", "Sports", "Business", "Sci/Tech"]
 TEXTS = ["the coach says the season is new", "shares in chip market after report today", "goal", "internet chip"]
@@ -28,10 +26,9 @@ def write_hf_run(run_dir, tiny_bert_dir, trainable: bool, family="hf"):
     (classifier.model if trainable else classifier.head).save_weights(str(run_dir / runs.BEST_WEIGHTS))
     recipe = finetune.BertRecipe(family, trainable, encoder=str(tiny_bert_dir), max_length=32)
     runs.write_json(run_dir / runs.CONFIG, {"variant": recipe.variant, "recipe": recipe, "class_names": CLASSES})
-    with open(run_dir / runs.PREDICTIONS, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["index", "label", "prediction", "text"])
-        writer.writerows([i, i % 4, (i * 3) % 4, text] for i, text in enumerate(TEXTS))  # right on 0 and 2
+    labels = np.arange(len(TEXTS)) % 4
+    predicted = np.eye(4)[(labels * 3) % 4]  # (4, 4) probabilities: right on texts 0 and 2, wrong on 1 and 3
+    evaluate.write_predictions(run_dir / runs.PREDICTIONS, TEXTS, labels, predicted, CLASSES)
     return classifier
 
 
@@ -107,4 +104,4 @@ def test_a_bad_prediction_row_is_named_by_file_and_line(tmp_path):
     path = tmp_path / runs.PREDICTIONS
     path.write_text("index,label,prediction,text\n0,1,1,fine\n1,World,1,label is a name\n")
     with pytest.raises(ValueError, match=f"{path}:3: expected text, label and prediction"):
-        cli.read_predictions(tmp_path)
+        evaluate.read_predictions(path)

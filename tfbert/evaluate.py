@@ -62,11 +62,15 @@ def write_predictions(path, texts, labels, probabilities, class_names):
             writer.writerow([i, int(label), int(np.argmax(p)), *[f"{x:.6f}" for x in p], text])
 
 
-def read_predictions(path) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, predictions) from a predictions.csv."""
+def read_predictions(path) -> tuple[list, np.ndarray, np.ndarray]:
+    """(texts, labels, predictions) from a predictions.csv; a malformed row is a ValueError naming file:line."""
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    return np.array([int(r["label"]) for r in rows]), np.array([int(r["prediction"]) for r in rows])
+    for line, row in enumerate(rows, start=2):
+        if not row.get("text") or not row.get("label", "").isdigit() or not row.get("prediction", "").isdigit():
+            raise ValueError(f"{path}:{line}: expected text, label and prediction, got {row}")
+    labels, predictions = (np.array([int(row[name]) for row in rows]) for name in ("label", "prediction"))
+    return [row["text"] for row in rows], labels, predictions
 
 
 def scores(split, probabilities, prefix="test") -> dict:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tfbert import encoders, runs
-from tfbert.data.wordpiece import WordPiece
+from tfbert import encoders, evaluate, runs
+from tfbert.data import pipeline
+from tfbert.data.wordpiece import WordPiece, read_vocab
 from tfbert.keras import tf
 from tfbert.models import bert
 
@@ -38,16 +39,16 @@ class Explainer:
     """A `TFBertForSequenceClassification` and its vocabulary, asked about one text at a time.
 
     Args:
-        hf: the HF classifier (`models.bert.hf_classifier` holds it as its last layer).
+        classifier: an HF `models.bert.Classifier` (`hf_classifier`); its last layer is the HF model.
         vocab_file: the checkpoint's vocab.txt.
         class_names: the C class names, in label order.
         max_length: WordPiece tokens per text, [CLS] and [SEP] included.
     """
 
-    def __init__(self, hf, vocab_file, class_names, max_length=128):
-        self.hf, self.class_names = hf, list(class_names)
+    def __init__(self, classifier: bert.Classifier, vocab_file, class_names, max_length=128):
+        self.classifier, self.hf, self.class_names = classifier, classifier.model.layers[-1], list(class_names)
         self.wordpiece = WordPiece(vocab_file, max_length)
-        self.vocab = [line.rstrip("\n") for line in open(vocab_file, encoding="utf-8")]
+        self.vocab = read_vocab(vocab_file)
 
     @classmethod
     def from_run(cls, run_dir):
@@ -63,8 +64,7 @@ class Explainer:
         trained = classifier.model if recipe["trainable"] else classifier.head  # what `finetune.run` trained
         status = trained.load_weights(str(run_dir / runs.BEST_WEIGHTS))
         status.assert_existing_objects_matched().expect_partial()  # every weight restored; the optimizer is not wanted
-        return cls(classifier.model.layers[-1], encoders.vocab_file(recipe["encoder"]), config["class_names"],
-                   recipe["max_length"])
+        return cls(classifier, encoders.vocab_file(recipe["encoder"]), config["class_names"], recipe["max_length"])
 
     def ids(self, text: str) -> tf.Tensor:
         return tf.cast(self.wordpiece(tf.constant([text])), tf.int32).to_tensor()  # (1, T), no padding
@@ -104,13 +104,11 @@ class Explainer:
                            float(tf.reduce_sum(scores) - gap))
 
     def features(self, texts, batch_size=64) -> np.ndarray:
-        """(N, H) what the head reads, BERT's pooled output, for each text."""
-        batches = []
-        for start in range(0, len(texts), batch_size):
-            ids = self.wordpiece.dense(tf.constant(texts[start: start + batch_size]))  # (B, T)
-            mask = tf.cast(tf.not_equal(ids, self.wordpiece.pad_id), tf.int32)
-            batches.append(self.hf.bert(input_ids=ids, attention_mask=mask, training=False).pooler_output.numpy())
-        return np.concatenate(batches)
+        """(N, H) what the head reads, BERT's pooled output, for each text (batches of similar lengths)."""
+        ids = tf.cast(self.wordpiece(tf.constant(texts)), tf.int32)  # (N, None)
+        order = evaluate.by_length(ids.row_lengths().numpy())
+        batches = pipeline.eval_batches(ids, np.zeros(len(texts), np.int32), batch_size, order=order)
+        return evaluate.predict_in_order(self.classifier.features, batches, order)
 
 
 def principal_components(features, k=2):

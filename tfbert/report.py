@@ -65,7 +65,7 @@ def plot_learning_curves(run_dir, score="accuracy"):
 def plot_confusion_matrix(run_dir):
     run_dir = Path(run_dir)
     class_names = runs.read_json(run_dir / runs.CONFIG)["class_names"]
-    labels, predictions = evaluate.read_predictions(run_dir / runs.PREDICTIONS)
+    _, labels, predictions = evaluate.read_predictions(run_dir / runs.PREDICTIONS)
     matrix = evaluate.confusion_matrix(labels, predictions, len(class_names))
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ax.imshow(matrix, cmap="Blues")

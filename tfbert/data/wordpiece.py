@@ -10,6 +10,11 @@ import tensorflow_text as tf_text
 from tfbert.keras import tf
 
 
+def read_vocab(vocab_file) -> list[str]:
+    """A vocab.txt's tokens: one per line, the line number is the id."""
+    return [line.rstrip("\n") for line in open(vocab_file, encoding="utf-8")]
+
+
 class WordPiece(tf.Module):
     """Strings -> ragged WordPiece ids with [CLS] and [SEP], at most `max_length` ids per text.
 
@@ -21,7 +26,7 @@ class WordPiece(tf.Module):
 
     def __init__(self, vocab_file, max_length=128, lower_case=True):
         super().__init__(name="wordpiece")  # a tf.Module: its lookup table is saved with a SavedModel that holds it
-        vocab = [line.rstrip("\n") for line in open(vocab_file, encoding="utf-8")]
+        vocab = read_vocab(vocab_file)
         self.pad_id, self.cls_id, self.sep_id = (vocab.index(t) for t in ("[PAD]", "[CLS]", "[SEP]"))
         self.max_length = max_length
         table = tf.lookup.StaticHashTable(
