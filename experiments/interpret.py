@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tfbert import evaluate, interpret, runs
+from tfbert.data import OfflineError
 
 
 def default_texts(texts, labels, predictions) -> list[str]:
@@ -49,7 +50,7 @@ def main(argv=None):
     try:
         texts, labels, predictions = evaluate.read_predictions(args.run / runs.PREDICTIONS)
         explainer = interpret.Explainer.from_run(args.run)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, OfflineError) as e:
         sys.exit(f"error: {e}")
     out.mkdir(parents=True, exist_ok=True)
     print(f"explaining {args.run} with its best weights ({runs.BEST_WEIGHTS})")
