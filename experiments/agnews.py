@@ -18,6 +18,8 @@ The defaults fit in 15 minutes on a 2-core CPU (10.5 and 12.5 min measured, BENC
 the BERT variants on 2,000 of the 5,472 training texts, fine-tuning for 1 epoch; `--full` trains on all
 of them, fine-tuning for 4 epochs.
 Validation and test sets are always complete. BENCHMARKS.md has the numbers of both.
+Each run keeps the epoch with the best accuracy on 10 % of the training texts held out; with
+`--validation-fraction 0` it trains on all of them and keeps the last epoch (the PyTorch peer's protocol).
 Results go to --out (default runs/agnews): one directory per variant, results.md and accuracy.png.
 Starting the same command again after a kill resumes each unfinished run from its last epoch.
 """
@@ -47,6 +49,9 @@ def parse_args(argv=None):
     parser.add_argument("--offline", action="store_true", help="never use the network; needs --data-dir")
     parser.add_argument("--skip-bad-rows", action="store_true",
                         help="skip malformed CSV rows (counted in metrics.json) instead of stopping")
+    parser.add_argument("--validation-fraction", type=float, default=0.1,
+                        help="training texts held out to pick the best epoch (default: 0.1); 0 trains on all of "
+                        "them and keeps the last epoch, as the PyTorch peer does")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size per replica (default: 32)")
     parser.add_argument("--patience", type=int, default=None,
                         help="stop after this many epochs without better validation accuracy (default: never)")
@@ -84,6 +89,8 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, default=Path("runs/agnews"), help="results folder (default: runs/agnews)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras progress output")
     args = parser.parse_args(argv)
+    if not 0 <= args.validation_fraction < 1:
+        parser.error(f"--validation-fraction must be in [0, 1), got {args.validation_fraction}")
     for name, value in (FULL if args.full else QUICK).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -95,9 +102,12 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
     config = dataclasses.replace(scratch.PRESETS[args.preset], seed=args.seed, num_classes=len(data.class_names))
     train.set_seed(args.seed)
     vectorizer = scratch.build_vectorizer(config, data.train.texts)  # the vocabulary comes from train only
-    train_ids, val_ids, test_ids = (scratch.encode(vectorizer, s.texts, config)
-                                    for s in (data.train, data.validation, data.test))
+    train_ids, test_ids = (scratch.encode(vectorizer, s.texts, config) for s in (data.train, data.test))
     batch_size = args.batch_size * strategy.num_replicas_in_sync
+    validation, monitor = None, "epoch"  # --validation-fraction 0: the last epoch is kept
+    if len(data.validation):
+        val_ids = scratch.encode(vectorizer, data.validation.texts, config)
+        validation, monitor = pipeline.eval_batches(val_ids, data.validation.labels, batch_size), "val_accuracy"
     steps_per_epoch = optim.train_steps(len(data.train), batch_size, epochs=1)
     with strategy.scope():
         model = scratch.build_classifier(config)
@@ -115,8 +125,8 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
     epoch = lambda: step // steps_per_epoch  # noqa: E731  (read when each epoch starts, so resumes see the same order)
     train_batches = pipeline.train_batches(train_ids, data.train.labels, batch_size, args.seed, epoch)
     per_epoch = {"examples": len(data.train)}
-    history = train.fit(model, train_batches, pipeline.eval_batches(val_ids, data.validation.labels, batch_size),
-                        run_dir, args.epochs, patience=args.patience, per_epoch=per_epoch, verbose=args.verbose)
+    history = train.fit(model, train_batches, validation, run_dir, args.epochs, monitor=monitor, patience=args.patience,
+                        per_epoch=per_epoch, verbose=args.verbose)
     model.save(run_dir / "model.keras")
     serving.to_tflite(model, run_dir / "model.tflite", config.max_length)  # ids in: vocab.txt is its tokenizer
     serving.export(model, run_dir / "saved_model", data.class_names, resources=[vectorizer],
@@ -124,7 +134,7 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
     probabilities = evaluate.predict_proba(model, pipeline.eval_batches(test_ids, data.test.labels, batch_size))
     return evaluate.write_test_results(
         run_dir, data.test, probabilities, data.class_names, **evaluate.parameter_counts(model),
-        **train.summary(history, per_epoch),
+        **train.summary(history, per_epoch, monitor),
         skipped_rows=data.skipped.summary(),
     )
 
@@ -164,7 +174,8 @@ def main(argv=None):
     except (ValueError, OfflineError) as e:
         sys.exit(f"error: {e}")
     try:
-        data = ag_news.load(args.data_dir, offline=args.offline, skip_bad_rows=args.skip_bad_rows)
+        data = ag_news.load(args.data_dir, offline=args.offline, validation_fraction=args.validation_fraction,
+                            skip_bad_rows=args.skip_bad_rows)
     except (OfflineError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
     except BadRowError as e:

@@ -101,6 +101,15 @@ def test_the_validation_split_is_fixed_disjoint_and_complete():
     assert sorted(rest.texts + validation.texts) == sorted(train.texts)
 
 
+def test_a_validation_fraction_of_zero_trains_on_everything_and_out_of_range_fractions_are_refused():
+    train = Split([f"text {i}" for i in range(100)], np.arange(100) % 4)
+    rest, validation = carve_validation(train, 0)
+    assert rest.texts == train.texts and len(validation) == 0
+    for fraction in (-0.1, 1, 1.5):
+        with pytest.raises(ValueError, match=r"validation fraction must be in \[0, 1\)"):
+            carve_validation(train, fraction)
+
+
 def test_the_real_offline_split_loads_with_its_documented_sizes():
     data = ag_news.load(SHARED_DATA / "ag_news")
     assert data.sizes() == {"train": 5472, "validation": 608, "test": 1520}

@@ -120,6 +120,31 @@ def test_the_bert_variants_run_from_a_local_checkpoint_and_share_one_table(ag_ne
     assert runs.read_json(tmp_path / "hub_frozen" / runs.CONFIG)["recipe"]["pooling"] == "mean"
 
 
+def test_without_a_validation_split_every_training_text_is_used_and_the_last_epoch_is_kept(ag_news_dir, tiny_bert_dir,
+                                                                                            tmp_path):
+    code, stdout, stderr = run_cli(
+        "--data-dir", ag_news_dir, "--validation-fraction", "0", "--variants", "scratch", "hf_frozen", "hf_finetune",
+        "--preset", "tiny", "--epochs", "2", "--encoder", tiny_bert_dir, "--head-epochs", "3", "--finetune-epochs", "2",
+        "--bert-train-examples", "120", "--batch-size", "16", "--max-length", "32", "--verbose", "0", "--out", tmp_path,
+        timeout=900)
+    assert code == 0, stderr[-3000:]
+    for variant, train_texts, epochs in (("scratch", 400, 2), ("hf_frozen", 120, 3), ("hf_finetune", 120, 2)):
+        assert runs.read_json(tmp_path / variant / runs.CONFIG)["data"]["validation"] == 0
+        assert runs.read_json(tmp_path / variant / runs.CONFIG)["data"]["train"] == train_texts
+        history = runs.read_json(tmp_path / variant / runs.HISTORY)
+        assert len(history) == epochs and not any(key.startswith("val_") for key in history[0])
+        metrics = runs.read_json(tmp_path / variant / runs.METRICS)
+        assert metrics["best_epoch"] == epochs - 1 and metrics["test_examples"] == 80
+        assert (tmp_path / variant / "learning_curves.png").is_file()
+        assert f"| {variant} |" in stdout
+
+
+def test_a_validation_fraction_outside_zero_to_one_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit):
+        agnews.parse_args(["--validation-fraction", "1"])
+    assert "--validation-fraction must be in [0, 1), got 1.0" in capsys.readouterr().err
+
+
 def test_the_hub_head_is_mean_pooling_when_frozen_and_pooled_output_when_fine_tuned_unless_chosen():
     default, chosen = agnews.parse_args([]), agnews.parse_args(["--pooling", "mean"])
     assert (agnews.hub_pooling(default, trainable=False), agnews.hub_pooling(default, trainable=True)) == ("mean", "pooled")

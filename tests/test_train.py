@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tfbert import runs
-from tfbert.keras import keras
-from tfbert.train import RunLog
+from tfbert.keras import keras, tf
+from tfbert.train import RunLog, best_epoch, fit
 
 from conftest import run_cli, start_cli, write_ag_news_csv
 
@@ -49,6 +49,15 @@ def test_a_lower_is_better_monitor(tmp_path, model):
     log.set_model(model)
     assert run_epochs(log, 0, [0.5, 0.7, 0.6]) == 2  # loss = 1 - score: 0.5, 0.3, 0.4
     assert log.best_epoch() == 1
+
+
+def test_without_validation_batches_a_validation_monitor_is_refused_and_epoch_keeps_the_last(tmp_path, model):
+    model.compile("sgd", "mse")
+    batches = tf.data.Dataset.from_tensor_slices((np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32))).batch(2)
+    with pytest.raises(ValueError, match="'val_accuracy' needs validation batches"):
+        fit(model, batches, None, tmp_path, epochs=2)
+    history = fit(model, batches, None, tmp_path, epochs=2, monitor="epoch", verbose=0)
+    assert [row["epoch"] for row in history] == [0, 1] and best_epoch(history, "epoch") == 1
 
 
 def test_a_resumed_log_forgets_epochs_the_backup_did_not_reach_and_keeps_counting_patience(tmp_path, model):

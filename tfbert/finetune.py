@@ -27,8 +27,9 @@ FAMILIES = ("hub", "hf")
 
 
 def splits_of(data) -> dict:
-    """Every split of `data` by name: train, validation, test and the extra scored sets."""
-    return {"train": data.train, "validation": data.validation, "test": data.test, **data.more_tests}
+    """Every split of `data` by name: train, validation (unless empty), test and the extra scored sets."""
+    validation = {"validation": data.validation} if len(data.validation) else {}
+    return {"train": data.train, **validation, "test": data.test, **data.more_tests}
 
 
 @dataclasses.dataclass
@@ -117,7 +118,8 @@ def run(recipe: BertRecipe, data, strategy, run_dir, *, patience=None, verbose=1
     """Trains `recipe` on `data`; writes the run directory (see the module docstring); returns metrics.json.
 
     `metrics` are compiled into the model (e.g. `tfbert.metrics.MatthewsCorrelation()`); `monitor`, one of
-    them on the validation split, picks the best epoch.
+    them on the validation split, picks the best epoch. Without a validation split (`data.validation` empty)
+    the last epoch is kept, as in the fixed-epoch recipes of the BERT papers.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -127,16 +129,18 @@ def run(recipe: BertRecipe, data, strategy, run_dir, *, patience=None, verbose=1
     pad_to = recipe.max_length if static_shapes and recipe.family == "hf" else None
     build, inputs, lengths, serving_kwargs = prepare(recipe, data, cache, static_shapes)
     labels = {name: split.labels for name, split in splits_of(data).items()}
+    if "validation" not in labels:
+        monitor = "epoch"  # the last epoch has the highest number
     batch_size = recipe.batch_size * strategy.num_replicas_in_sync
     with strategy.scope():
         classifier = build()
     feature_seconds = 0.0
     if recipe.trainable:
-        model, train_inputs, val_inputs = classifier.model, inputs["train"], inputs["validation"]
+        model, train_inputs, val_inputs = classifier.model, inputs["train"], inputs.get("validation")
     else:
         features, feature_seconds = cached_features(classifier.features, inputs, lengths, labels, batch_size,
                                                     run_dir / "features.npz", pad_to)
-        model, train_inputs, val_inputs = classifier.head, features["train"], features["validation"]
+        model, train_inputs, val_inputs = classifier.head, features["train"], features.get("validation")
     steps_per_epoch = len(data.train) // batch_size if static_shapes else optim.train_steps(len(data.train), batch_size, 1)
     total_steps = steps_per_epoch * recipe.epochs
     with strategy.scope():
@@ -157,8 +161,10 @@ def run(recipe: BertRecipe, data, strategy, run_dir, *, patience=None, verbose=1
     buckets = lengths["train"] if recipe.trainable and recipe.buckets else None
     train_batches = pipeline.train_batches(train_inputs, labels["train"], batch_size, recipe.seed, epoch,
                                            pad_to if recipe.trainable else None, static_shapes, buckets)
-    val_order = evaluate.by_length(lengths["validation"])
-    val_batches = pipeline.eval_batches(val_inputs, labels["validation"], batch_size, pad_to, order=val_order)
+    val_batches = None
+    if val_inputs is not None:
+        val_order = evaluate.by_length(lengths["validation"])
+        val_batches = pipeline.eval_batches(val_inputs, labels["validation"], batch_size, pad_to, order=val_order)
     per_epoch = {"examples": len(data.train)}
     history = train.fit(model, train_batches, val_batches, run_dir, recipe.epochs, monitor=monitor, patience=patience,
                         per_epoch=per_epoch, verbose=verbose)

@@ -48,7 +48,8 @@ def plot_learning_curves(run_dir, score="accuracy"):
     best_epoch = runs.read_json(run_dir / runs.METRICS)["best_epoch"] + 1
     epochs = [row["epoch"] + 1 for row in history]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    for split, style in [("", "-o"), ("val_", "--o")]:
+    splits = [("", "-o"), ("val_", "--o")] if f"val_{score}" in history[0] else [("", "-o")]  # runs without validation
+    for split, style in splits:
         loss_ax.plot(epochs, [row[f"{split}loss"] for row in history], style, label=f"{split or 'train_'}loss")
         acc_ax.plot(epochs, [row[f"{split}{score}"] for row in history], style, label=f"{split or 'train_'}{score}")
     for ax, title in [(loss_ax, "loss"), (acc_ax, score)]:

@@ -100,7 +100,8 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
     Args:
         model: a compiled Keras model.
         train_batches: a dataset for one epoch; iterated once per epoch.
-        validation_batches: scored after every epoch; `monitor` picks the best epoch from it.
+        validation_batches: scored after every epoch; `monitor` picks the best epoch from it. None: no
+            validation, and `monitor` must be a training value, e.g. "epoch" (keeps the last epoch).
         run_dir: the run directory: history.json, best/ (the best weights), logs/ (TensorBoard), backup/.
         epochs: the most epochs to train.
         monitor, mode: the logged value that picks the best epoch, and whether higher ("max") is better.
@@ -108,6 +109,8 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
         per_epoch: counts per epoch, e.g. {"examples": N}, logged per second in the history.
         verbose: Keras' progress bar (1), a line per epoch (2) or silence (0).
     """
+    if validation_batches is None and monitor.startswith("val_"):
+        raise ValueError(f"monitor {monitor!r} needs validation batches; without them, monitor 'epoch' keeps the last epoch")
     run_dir = Path(run_dir)
     log = RunLog(run_dir, monitor, mode, patience, per_epoch)
     callbacks = [

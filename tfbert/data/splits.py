@@ -45,10 +45,10 @@ def carve_validation(train: Split, fraction: float, seed: int = 0) -> tuple[Spli
     """Splits `train` into (train, validation) with a fixed seed, independent of the training seed.
 
     The validation part is what model selection and early stopping look at; the test set is only
-    evaluated once, at the end.
+    evaluated once, at the end. `fraction` 0 keeps every text for training (an empty validation split).
     """
-    if not 0 < fraction < 1:
-        raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
+    if not 0 <= fraction < 1:
+        raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
     order = np.random.default_rng(seed).permutation(len(train))
-    n_val = max(1, round(fraction * len(train)))
+    n_val = max(1, round(fraction * len(train))) if fraction else 0
     return train.take(np.sort(order[n_val:])), train.take(np.sort(order[:n_val]))
