@@ -126,8 +126,9 @@ def test_the_notebook_widget_shows_a_verdict_on_click(trained_run):
 
 
 @pytest.mark.slow
-def test_the_notebook_trains_a_small_model_and_opens_the_widget(monkeypatch, tmp_path):
-    """Runs the notebook's code cells in order, as Jupyter would, on the real CoLA files."""
+def test_the_notebook_trains_a_small_model_and_opens_the_widget(monkeypatch, tmp_path, tiny_bert_dir):
+    """Runs the notebook's code cells in order, as Jupyter would, on the real CoLA files (with the tiny BERT:
+    MiniLM's own path is covered by test_hub_export and test_bert_models)."""
     import json
     notebook = json.loads((ROOT / "notebooks" / "cola_verdict.ipynb").read_text())
     monkeypatch.chdir(ROOT / "notebooks")
@@ -135,7 +136,7 @@ def test_the_notebook_trains_a_small_model_and_opens_the_widget(monkeypatch, tmp
     namespace = {}
     code = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
     code[-2] = code[-2].replace('"runs/cola_notebook"', f'"{tmp_path}/runs"')  # and a quicker model:
-    code[-2] = code[-2].replace('"1600", "--epochs", "2"', '"320", "--epochs", "1"')
+    code[-2] = code[-2].replace('"1600", "--epochs", "2"', f'"320", "--epochs", "1", "--encoder", "{tiny_bert_dir}"')
     code[-1] = code[-1].replace('"runs/cola_notebook/tuned"', f'"{tmp_path}/runs/tuned"')
     *cells, last = code
     for source in cells + ["\n".join(last.splitlines()[:-1])]:
