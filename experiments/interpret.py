@@ -1,15 +1,17 @@
-"""What a trained BERT classifier looks at: attention maps, token attributions and a map of its features.
+"""What a trained classifier looks at: attention maps, token attributions and a map of its features.
 
 Give it an HF run directory from `experiments.agnews` (hf_frozen, hf_finetune) or `experiments.cola`
-(tuned, book, frozen) and, optionally, texts to explain:
+(tuned, book, frozen), or the from-scratch AG News run (scratch), and, optionally, texts to explain:
 
     python -m experiments.interpret --run runs/agnews/hf_finetune
     python -m experiments.interpret --run runs/agnews/hf_finetune "Oil prices fall as OPEC raises output"
+    python -m experiments.interpret --run runs/agnews/scratch
 
 Without texts it explains two test texts from the run's predictions.csv: the first it got right and the
 first it got wrong. For each text it writes, into --out (default: RUN/interpret):
-    attention_N.png      every layer x head (6 x 12 for MiniLM); row i = where token i attends
-    head_N.png           the last layer's head that attends least to [CLS] and [SEP], tokens on both axes
+    attention_N.png      every layer x head (6 x 12 for MiniLM, 1 x 2 for scratch); row i = where token i attends
+    head_N.png           the last layer's head that attends least to [CLS] and [SEP] (scratch: the first head),
+                         tokens on both axes
     attributions_N.png   integrated gradients: which tokens pushed the predicted class's logit up or down
 and once, for --examples test texts:
     projection.png       the head's input features on their two principal components, by true class
@@ -32,7 +34,8 @@ def default_texts(texts, labels, predictions) -> list[str]:
 
 
 def quietest_head(tokens, attention) -> int:
-    """The last layer's head that gives [CLS] and [SEP] the least attention (many heads park theirs there)."""
+    """The last layer's head that gives [CLS] and [SEP] the least attention (many heads park theirs there);
+    the first head when the tokens have neither."""
     special = [i for i, token in enumerate(tokens) if token in ("[CLS]", "[SEP]")]
     return int(np.argmin(attention[-1][:, :, special].sum(axis=(1, 2))))
 
@@ -41,7 +44,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiments.interpret", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("texts", nargs="*", help="texts to explain (default: one right and one wrong test text)")
-    parser.add_argument("--run", type=Path, required=True, help="an HF run directory, e.g. runs/agnews/hf_finetune")
+    parser.add_argument("--run", type=Path, required=True,
+                        help="an HF or scratch run directory, e.g. runs/agnews/hf_finetune")
     parser.add_argument("--examples", type=int, default=1000, help="test texts in the projection (default: 1000)")
     parser.add_argument("--steps", type=int, default=50, help="integrated-gradients steps (default: 50)")
     parser.add_argument("--out", type=Path, help="where the pictures go (default: RUN/interpret)")
@@ -49,15 +53,18 @@ def main(argv=None):
     out = args.out or args.run / "interpret"
     try:
         texts, labels, predictions = evaluate.read_predictions(args.run / runs.PREDICTIONS)
-        explainer = interpret.Explainer.from_run(args.run)
+        explainer = interpret.from_run(args.run)
     except (FileNotFoundError, ValueError, OfflineError) as e:
         sys.exit(f"error: {e}")
     out.mkdir(parents=True, exist_ok=True)
-    print(f"explaining {args.run} with its best weights ({runs.BEST_WEIGHTS})")
+    print(f"explaining {args.run} with its best weights")
     names = explainer.class_names
 
     for n, text in enumerate(args.texts or default_texts(texts, labels, predictions), start=1):
-        tokens, attention = explainer.attention(text)  # (L, heads, T, T)
+        try:
+            tokens, attention = explainer.attention(text)  # (L, heads, T, T)
+        except ValueError as e:
+            sys.exit(f"error: text {n}: {e}")
         why = explainer.attributions(text, steps=args.steps)
         interpret.plot_attention(tokens, attention, out / f"attention_{n}.png", title=f"text {n}")
         head = quietest_head(tokens, attention)
@@ -74,7 +81,7 @@ def main(argv=None):
     features = explainer.features(texts[chosen])  # (N, H)
     points, explained = interpret.principal_components(features)
     interpret.plot_projection(points, explained, labels[chosen], names, out / "projection.png",
-                              title=f"{args.run.name}: pooled output of {len(features)} test texts")
+                              title=f"{args.run.name}: what the head reads, {len(features)} test texts")
     interpret.write_projector(out / "projector", features, texts[chosen], labels[chosen], names)
     print(f"\npictures and projector files: {out}/")
 

@@ -1,4 +1,5 @@
-"""Interpretability on a tiny random BERT: attention maps, integrated gradients, feature projections, the CLI."""
+"""Interpretability on a tiny random BERT and a tiny scratch model: attention maps, integrated gradients,
+feature projections, the CLI."""
 import subprocess
 import sys
 
@@ -7,7 +8,7 @@ import pytest
 
 from tfbert import evaluate, finetune, interpret, runs
 from tfbert.keras import tf
-from tfbert.models import bert
+from tfbert.models import bert, scratch
 
 from conftest import ROOT
 
@@ -26,10 +27,27 @@ def write_hf_run(run_dir, tiny_bert_dir, trainable: bool, family="hf"):
     (classifier.model if trainable else classifier.head).save_weights(str(run_dir / runs.BEST_WEIGHTS))
     recipe = finetune.BertRecipe(family, trainable, encoder=str(tiny_bert_dir), max_length=32)
     runs.write_json(run_dir / runs.CONFIG, {"variant": recipe.variant, "recipe": recipe, "class_names": CLASSES})
+    write_test_predictions(run_dir)
+    return classifier
+
+
+def write_scratch_run(run_dir):
+    """A run directory as `experiments.agnews` leaves a scratch run (config.json, model.keras, vocab.txt,
+    predictions.csv), with random weights. Returns the model and its vectorizer."""
+    config = scratch.PRESETS["tiny"]
+    vectorizer = scratch.build_vectorizer(config, TEXTS)
+    model = scratch.build_classifier(config)
+    model.save(run_dir / "model.keras")
+    (run_dir / "vocab.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
+    runs.write_json(run_dir / runs.CONFIG, {"variant": "scratch", "model": config, "class_names": CLASSES})
+    write_test_predictions(run_dir)
+    return model, vectorizer
+
+
+def write_test_predictions(run_dir):
     labels = np.arange(len(TEXTS)) % 4
     predicted = np.eye(4)[(labels * 3) % 4]  # (4, 4) probabilities: right on texts 0 and 2, wrong on 1 and 3
     evaluate.write_predictions(run_dir / runs.PREDICTIONS, TEXTS, labels, predicted, CLASSES)
-    return classifier
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +95,45 @@ def test_integrated_gradients_add_up_to_the_logit_gap_and_leave_cls_and_sep_at_z
     assert explainer.attributions(TEXTS[1], label=(why.label + 1) % 4, steps=10).label == (why.label + 1) % 4
 
 
+@pytest.fixture(scope="module")
+def scratch_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("scratch")
+    return run_dir, *write_scratch_run(run_dir)
+
+
+def test_the_scratch_explainer_runs_the_saved_model_s_own_layers(scratch_run):
+    run_dir, model, vectorizer = scratch_run
+    explainer = interpret.from_run(run_dir)
+    assert isinstance(explainer, interpret.ScratchExplainer)
+    ids = scratch.encode(vectorizer, TEXTS, scratch.PRESETS["tiny"])  # (4, None)
+    for row in range(len(TEXTS)):  # one text at a time, as the explainer sees it: no padding
+        text_ids = ids[row: row + 1].to_tensor()  # (1, T)
+        restored = explainer.logits(explainer.embedding.token_embedding(text_ids))
+        np.testing.assert_allclose(restored.numpy(), model(text_ids).numpy(), atol=1e-5)
+    pooled = explainer.features(TEXTS)  # (4, D), in file order
+    keras_pooled = scratch.pool(scratch.layers_of(model), model.get_layer("embedding")(ids.to_tensor()),
+                                tf.not_equal(ids.to_tensor(), 0))
+    np.testing.assert_allclose(pooled, keras_pooled.numpy(), atol=1e-5)
+
+
+def test_the_scratch_model_has_one_layer_of_attention_over_its_words(scratch_run):
+    explainer = interpret.from_run(scratch_run[0])
+    tokens, attention = explainer.attention("The coach says: the zebra season!")
+    assert tokens == ["the", "coach", "says", "the", "[UNK]", "season"]
+    assert attention.shape == (1, 3, 6, 6)  # (layers, heads, T, T): the tiny preset has 3 heads
+    np.testing.assert_allclose(attention.sum(axis=-1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="has no words to explain"):
+        explainer.attention(" ?! ")
+
+
+def test_scratch_integrated_gradients_add_up_to_the_logit_gap(scratch_run):
+    why = interpret.from_run(scratch_run[0]).attributions(TEXTS[1], steps=100)
+    gap = why.scores.sum() - why.delta
+    assert why.tokens == TEXTS[1].split() and abs(gap) > 0.01
+    assert abs(why.delta) < 0.02 * abs(gap)
+    assert why.label == int(np.argmax(why.probabilities))
+
+
 def test_principal_components_find_the_direction_of_the_spread():
     rng = np.random.default_rng(0)
     along = rng.normal(size=(200, 1)) * np.array([[3.0, 4.0, 0.0]])  # spread along (3, 4, 0) / 5
@@ -98,6 +155,18 @@ def test_the_cli_explains_one_right_and_one_wrong_test_text_and_maps_the_feature
     vectors = np.loadtxt(out / "projector" / "vectors.tsv", delimiter="\t")
     metadata = (out / "projector" / "metadata.tsv").read_text().splitlines()
     assert vectors.shape == (4, 20) and metadata[0] == "class\ttext" and metadata[1] == f"World\t{TEXTS[0]}"
+
+
+def test_the_cli_explains_a_scratch_run_too(scratch_run, tmp_path):
+    out = tmp_path / "pictures"
+    result = subprocess.run([sys.executable, "-m", "experiments.interpret", "--run", str(scratch_run[0]), "--out",
+                             str(out), "--steps", "8", "goal after goal"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "text 1: goal after goal" in result.stdout
+    for name in ("attention_1.png", "head_1.png", "attributions_1.png", "projection.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert np.loadtxt(out / "projector" / "vectors.tsv", delimiter="\t").shape == (4, 12)  # 4 test texts x embed_dim
 
 
 def test_a_bad_prediction_row_is_named_by_file_and_line(tmp_path):

@@ -1,18 +1,20 @@
-"""Look inside a trained BERT classifier: attention per layer and head, token attributions, a map of its features.
+"""Look inside a trained classifier: attention per layer and head, token attributions, a map of its features.
 
-    explainer = interpret.Explainer.from_run("runs/agnews/hf_finetune")
+    explainer = interpret.from_run("runs/agnews/hf_finetune")                     # or runs/agnews/scratch
     tokens, attention = explainer.attention("Stocks rally as oil prices fall")      # (L, heads, T, T)
     why = explainer.attributions("Stocks rally as oil prices fall")                # why.scores: (T,)
     interpret.plot_attention(tokens, attention, "attention.png")
 
 Attributions are integrated gradients (Sundararajan et al., 2017) of the predicted class's logit with
-respect to the word embeddings, from a baseline that keeps [CLS] and [SEP] and puts [PAD] everywhere
-else; they sum to logit(text) - logit(baseline), up to `delta`, the error of the integral's
-`steps`-point estimate. The features mapped in 2-D are what the classifier's head reads (BERT's pooled
-output), projected on their two principal components.
+respect to the word embeddings, from a baseline (BERT: [CLS] and [SEP] kept, [PAD] everywhere else; the
+from-scratch model: zero vectors, positions kept); they sum to logit(text) - logit(baseline), up to
+`delta`, the error of the integral's `steps`-point estimate. The features mapped in 2-D are what the
+classifier's head reads (BERT's pooled output; the scratch model's mean-pooled block output), projected
+on their two principal components.
 
-HF runs only (`hf_frozen`, `hf_finetune`, CoLA's `tuned`): the TF-Hub encoder SavedModels return no
-attention and take ids, not embeddings.
+HF runs (`hf_frozen`, `hf_finetune`, CoLA's `tuned`) and the from-scratch AG News model (`scratch`, one
+Transformer block: L = 1). Not TF-Hub runs: their encoder SavedModels return no attention and take ids,
+not embeddings.
 """
 import dataclasses
 from pathlib import Path
@@ -22,17 +24,51 @@ import numpy as np
 from tfbert import encoders, evaluate, runs
 from tfbert.data import pipeline
 from tfbert.data.wordpiece import WordPiece, read_vocab
-from tfbert.keras import tf
-from tfbert.models import bert
+from tfbert.keras import keras, tf
+from tfbert.models import bert, scratch
 
 
 @dataclasses.dataclass
 class Attribution:
-    tokens: list[str]  # T WordPiece tokens, [CLS] ... [SEP]
+    tokens: list[str]  # T tokens: WordPiece's [CLS] ... [SEP], or the scratch model's words
     scores: np.ndarray  # (T,) each token's share of logit(text) - logit(baseline)
     label: int  # the class explained
     probabilities: np.ndarray  # (C,)
     delta: float  # sum(scores) - (logit(text) - logit(baseline)): near 0 when `steps` suffice
+
+
+def integrated_gradients(logits, embeddings, baseline, tokens, label=None, steps=50) -> Attribution:
+    """Integrated gradients of class `label`'s logit (default: the predicted class) for each token.
+
+    Args:
+        logits: (S, T, H) embeddings -> (S, C) logits, the classifier from its embedding lookup on.
+        embeddings, baseline: (1, T, H) the text's word embeddings and the baseline's.
+        tokens: the T tokens, for the result.
+    """
+    text_logits = logits(embeddings)[0]  # (C,)
+    label = int(tf.argmax(text_logits)) if label is None else label
+    alphas = (tf.range(steps, dtype=tf.float32) + 0.5) / steps  # (S,) midpoints of the path
+    path = baseline + alphas[:, None, None] * (embeddings - baseline)  # (S, T, H)
+    with tf.GradientTape() as tape:
+        tape.watch(path)
+        target = logits(path)[:, label]  # (S,)
+    gradients = tape.gradient(target, path)  # (S, T, H)
+    scores = tf.reduce_sum(tf.reduce_mean(gradients, axis=0) * (embeddings - baseline)[0], axis=-1)  # (T,)
+    gap = text_logits[label] - logits(baseline)[0, label]
+    return Attribution(tokens, scores.numpy(), label, tf.nn.softmax(text_logits).numpy(), float(tf.reduce_sum(scores) - gap))
+
+
+def features_in_length_order(features_model, ids, batch_size=64) -> np.ndarray:
+    """(N, None) ragged ids -> (N, H) `features_model` outputs in file order, computed in batches of similar lengths."""
+    order = evaluate.by_length(ids.row_lengths().numpy())
+    batches = pipeline.eval_batches(ids, np.zeros(ids.nrows(), np.int32), batch_size, order=order)
+    return evaluate.predict_in_order(features_model, batches, order)
+
+
+def from_run(run_dir):
+    """The explainer of a run directory: `ScratchExplainer` for the from-scratch model, else `Explainer` (HF)."""
+    variant = runs.read_json(Path(run_dir) / runs.CONFIG).get("variant")
+    return (ScratchExplainer if variant == "scratch" else Explainer).from_run(run_dir)
 
 
 class Explainer:
@@ -58,7 +94,8 @@ class Explainer:
         recipe = config.get("recipe", {})
         if recipe.get("family") != "hf":
             raise ValueError(f"{run_dir} is a {config.get('variant', 'non-BERT')} run; interpretation needs an HF "
-                             "run (hf_frozen, hf_finetune, CoLA's tuned): TF-Hub encoders return no attention")
+                             "run (hf_frozen, hf_finetune, CoLA's tuned) or the scratch model: TF-Hub encoders "
+                             "return no attention")
         classifier = bert.hf_classifier(encoders.hf_source(recipe["encoder"]), len(config["class_names"]),
                                         recipe["trainable"])
         trained = classifier.model if recipe["trainable"] else classifier.head  # what `finetune.run` trained
@@ -88,27 +125,74 @@ class Explainer:
         table = self.hf.bert.embeddings.weight  # (V, H)
         special = tf.logical_or(tf.equal(ids, self.wordpiece.cls_id), tf.equal(ids, self.wordpiece.sep_id))
         baseline_ids = tf.where(special, ids, self.wordpiece.pad_id)  # [CLS] [PAD] ... [PAD] [SEP]
-        text_embeddings, baseline = tf.gather(table, ids), tf.gather(table, baseline_ids)  # (1, T, H) each
         mask = tf.ones_like(ids)  # (1, T)
-        logits = self.logits(text_embeddings, mask)[0]  # (C,)
-        label = int(tf.argmax(logits)) if label is None else label
-        alphas = (tf.range(steps, dtype=tf.float32) + 0.5) / steps  # (S,) midpoints of the path
-        path = baseline + alphas[:, None, None] * (text_embeddings - baseline)  # (S, T, H)
-        with tf.GradientTape() as tape:
-            tape.watch(path)
-            target = self.logits(path, tf.repeat(mask, steps, axis=0))[:, label]  # (S,)
-        gradients = tape.gradient(target, path)  # (S, T, H)
-        scores = tf.reduce_sum(tf.reduce_mean(gradients, axis=0) * (text_embeddings - baseline)[0], axis=-1)  # (T,)
-        gap = logits[label] - self.logits(baseline, mask)[0, label]
-        return Attribution(self.tokens(ids), scores.numpy(), label, tf.nn.softmax(logits).numpy(),
-                           float(tf.reduce_sum(scores) - gap))
+        logits = lambda embeddings: self.logits(embeddings, tf.repeat(mask, len(embeddings), axis=0))  # noqa: E731
+        return integrated_gradients(logits, tf.gather(table, ids), tf.gather(table, baseline_ids), self.tokens(ids),
+                                    label, steps)
 
     def features(self, texts, batch_size=64) -> np.ndarray:
         """(N, H) what the head reads, BERT's pooled output, for each text (batches of similar lengths)."""
         ids = tf.cast(self.wordpiece(tf.constant(texts)), tf.int32)  # (N, None)
-        order = evaluate.by_length(ids.row_lengths().numpy())
-        batches = pipeline.eval_batches(ids, np.zeros(len(texts), np.int32), batch_size, order=order)
-        return evaluate.predict_in_order(self.classifier.features, batches, order)
+        return features_in_length_order(self.classifier.features, ids, batch_size)
+
+
+class ScratchExplainer:
+    """The from-scratch Transformer of `experiments.agnews` (model.keras, vocab.txt), asked about one text at a time.
+
+    Args:
+        model: a `models.scratch.build_classifier` model with its trained weights.
+        vocabulary: its TextVectorization's vocabulary ('' and '[UNK]' first, as vocab.txt holds it).
+        class_names: the C class names, in label order.
+        config: its `ScratchConfig` (max_length cuts texts as in training).
+    """
+
+    def __init__(self, model, vocabulary, class_names, config: scratch.ScratchConfig):
+        self.model, self.vocab, self.class_names, self.config = model, list(vocabulary), list(class_names), config
+        self.embedding, self.layers = model.get_layer("embedding"), scratch.layers_of(model)
+        self.vectorizer = keras.layers.TextVectorization(vocabulary=self.vocab, ragged=True)
+        self.features_model = keras.Model(model.input, model.get_layer("pooling").output)  # ids -> (B, D)
+
+    @classmethod
+    def from_run(cls, run_dir):
+        """The model a finished `scratch` run saved (model.keras holds its best weights) and its vocabulary."""
+        run_dir = Path(run_dir)
+        config = runs.read_json(run_dir / runs.CONFIG)
+        model = keras.models.load_model(str(run_dir / "model.keras"), compile=False)
+        return cls(model, read_vocab(run_dir / "vocab.txt"), config["class_names"],
+                   scratch.ScratchConfig(**config["model"]))
+
+    def ids(self, text: str) -> tf.Tensor:
+        ids = scratch.encode(self.vectorizer, [text], self.config).to_tensor()  # (1, T)
+        if ids.shape[1] == 0:
+            raise ValueError(f"{text!r} has no words to explain (punctuation and spaces are dropped)")
+        return ids
+
+    def tokens(self, ids) -> list[str]:
+        return [self.vocab[i] for i in np.asarray(ids).reshape(-1)]
+
+    def attention(self, text: str):
+        """(tokens, (1, heads, T, T) attention weights of the one Transformer block)."""
+        ids = self.ids(text)
+        _, scores = self.layers["block"](self.embedding(ids), padding_mask=tf.ones_like(ids, tf.bool),
+                                         return_attention_scores=True)  # (1, heads, T, T)
+        return self.tokens(ids), scores.numpy()
+
+    def logits(self, word_embeddings) -> tf.Tensor:
+        """(B, T, D) word embeddings (positions not added) -> (B, C) logits; no padding."""
+        mask = tf.ones(tf.shape(word_embeddings)[:2], tf.bool)  # (B, T)
+        embeddings = word_embeddings + self.embedding.positions(tf.shape(word_embeddings)[1])  # (B, T, D)
+        return scratch.head(self.layers, scratch.pool(self.layers, embeddings, mask))
+
+    def attributions(self, text: str, label=None, steps=50) -> Attribution:
+        """Integrated gradients of class `label`'s logit (default: the predicted class) for each word."""
+        ids = self.ids(text)  # (1, T)
+        embeddings = self.embedding.token_embedding(ids)  # (1, T, D)
+        return integrated_gradients(self.logits, embeddings, tf.zeros_like(embeddings), self.tokens(ids), label, steps)
+
+    def features(self, texts, batch_size=64) -> np.ndarray:
+        """(N, D) what the head reads, the mean-pooled block output, for each text (batches of similar lengths)."""
+        return features_in_length_order(self.features_model, scratch.encode(self.vectorizer, texts, self.config),
+                                        batch_size)
 
 
 def principal_components(features, k=2):

@@ -33,12 +33,15 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.position_embedding = keras.layers.Embedding(max_length, embed_dim, name="position_embedding")
 
     def call(self, token_ids):
-        length = tf.shape(token_ids)[-1]
+        positions = self.positions(tf.shape(token_ids)[-1])  # first: building it first fixes the initial weights
+        return self.token_embedding(token_ids) + positions  # (B, T, D)
+
+    def positions(self, length):
+        """(T, D) the position embeddings of a sequence of `length` tokens."""
         tf.debugging.assert_less_equal(
             length, self.max_length, message="TokenAndPositionEmbedding: sequence longer than max_length"
         )
-        positions = self.position_embedding(tf.range(length))  # (T, D)
-        return self.token_embedding(token_ids) + positions  # (B, T, D)
+        return self.position_embedding(tf.range(length))
 
     def get_config(self):
         return {

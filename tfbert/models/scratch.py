@@ -48,18 +48,49 @@ def encode(vectorizer, texts, config: ScratchConfig) -> tf.RaggedTensor:
 
 
 def build_classifier(config: ScratchConfig) -> keras.Model:
-    """(B, T) int token ids -> (B, num_classes) logits."""
+    """(B, T) int token ids -> (B, num_classes) logits; its layers are named for `layers_of`."""
     token_ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     padding_mask = tf.not_equal(token_ids, 0)  # (B, T), True at real tokens
-    x = TokenAndPositionEmbedding(config.vocab_size, config.max_length, config.embed_dim)(token_ids)  # (B, T, D)
-    if config.embedding_dropout:
-        x = SeededDropout(config.embedding_dropout, seed=config.seed + 4)(x)
-    x = TransformerBlock(
-        config.num_heads, config.ff_dim, config.dropout, key_dim=config.key_dim, seed=config.seed
-    )(x, padding_mask=padding_mask)  # (B, T, D)
-    x = MaskedMeanPooling()(x, padding_mask=padding_mask)  # (B, D)
-    x = SeededDropout(config.dropout, seed=config.seed + 2)(x)
-    x = keras.layers.Dense(config.hidden_dim, activation="relu")(x)  # (B, hidden)
-    x = SeededDropout(config.dropout, seed=config.seed + 3)(x)
-    logits = keras.layers.Dense(config.num_classes, name="logits")(x)  # (B, C)
+    embedding = TokenAndPositionEmbedding(config.vocab_size, config.max_length, config.embed_dim, name="embedding")
+    layers = {
+        "embedding_dropout": SeededDropout(config.embedding_dropout, seed=config.seed + 4, name="embedding_dropout"),
+        "block": TransformerBlock(config.num_heads, config.ff_dim, config.dropout, key_dim=config.key_dim,
+                                  seed=config.seed, name="block"),
+        "pooling": MaskedMeanPooling(name="pooling"),
+        "pooled_dropout": SeededDropout(config.dropout, seed=config.seed + 2, name="pooled_dropout"),
+        "hidden": keras.layers.Dense(config.hidden_dim, activation="relu", name="hidden"),
+        "hidden_dropout": SeededDropout(config.dropout, seed=config.seed + 3, name="hidden_dropout"),
+        "logits": keras.layers.Dense(config.num_classes, name="logits"),
+    }
+    if not config.embedding_dropout:
+        del layers["embedding_dropout"]
+    logits = head(layers, pool(layers, embedding(token_ids), padding_mask))  # (B, C)
     return keras.Model(token_ids, logits, name="scratch_transformer")
+
+
+LAYERS = ("embedding_dropout", "block", "pooling", "pooled_dropout", "hidden", "hidden_dropout", "logits")
+
+
+def layers_of(model: keras.Model) -> dict:
+    """The layers `pool` and `head` run, by name, from a `build_classifier` model (built or reloaded)."""
+    layers = {layer.name: layer for layer in model.layers if layer.name in LAYERS}
+    missing = set(LAYERS) - {"embedding_dropout"} - set(layers)
+    if missing:
+        raise ValueError(f"model {model.name!r} has no layers named {sorted(missing)}: not a tfbert scratch classifier")
+    return layers
+
+
+def pool(layers: dict, embeddings, padding_mask, training=None):
+    """(B, T, D) token + position embeddings, (B, T) mask -> (B, D): the Transformer block, mean-pooled."""
+    x = embeddings
+    if "embedding_dropout" in layers:
+        x = layers["embedding_dropout"](x, training=training)
+    x = layers["block"](x, padding_mask=padding_mask, training=training)  # (B, T, D)
+    return layers["pooling"](x, padding_mask=padding_mask)  # (B, D)
+
+
+def head(layers: dict, pooled, training=None):
+    """(B, D) pooled features -> (B, C) logits."""
+    x = layers["pooled_dropout"](pooled, training=training)
+    x = layers["hidden_dropout"](layers["hidden"](x), training=training)  # (B, hidden)
+    return layers["logits"](x)  # (B, C)
