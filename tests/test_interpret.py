@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from tfbert import evaluate, finetune, interpret, runs
+from tfbert import evaluate, finetune, interpret, runs, train
 from tfbert.keras import tf
 from tfbert.models import bert, scratch
 
@@ -36,6 +36,7 @@ def write_scratch_run(run_dir):
     predictions.csv), with random weights. Returns the model and its vectorizer."""
     config = scratch.PRESETS["tiny"]
     vectorizer = scratch.build_vectorizer(config, TEXTS)
+    train.set_seed(0)  # the same random weights whichever tests ran before
     model = scratch.build_classifier(config)
     model.save(run_dir / "model.keras")
     (run_dir / "vocab.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
@@ -127,9 +128,9 @@ def test_the_scratch_model_has_one_layer_of_attention_over_its_words(scratch_run
 
 
 def test_scratch_integrated_gradients_add_up_to_the_logit_gap(scratch_run):
-    why = interpret.from_run(scratch_run[0]).attributions(TEXTS[1], steps=100)
-    gap = why.scores.sum() - why.delta
-    assert why.tokens == TEXTS[1].split() and abs(gap) > 0.01
+    why = interpret.from_run(scratch_run[0]).attributions(TEXTS[0], steps=100)
+    gap = why.scores.sum() - why.delta  # 0.16 for these seeded weights
+    assert why.tokens == TEXTS[0].split() and abs(gap) > 0.05
     assert abs(why.delta) < 0.02 * abs(gap)
     assert why.label == int(np.argmax(why.probabilities))
 
