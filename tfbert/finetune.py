@@ -119,7 +119,7 @@ def run(recipe: BertRecipe, data, strategy, run_dir, *, patience=None, verbose=1
 
     `metrics` are compiled into the model (e.g. `tfbert.metrics.MatthewsCorrelation()`); `monitor`, one of
     them on the validation split, picks the best epoch. Without a validation split (`data.validation` empty)
-    the last epoch is kept, as in the fixed-epoch recipes of the BERT papers.
+    the last epoch is kept (fine-tuning for a fixed number of epochs).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
