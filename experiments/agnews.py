@@ -104,7 +104,7 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
     vectorizer = scratch.build_vectorizer(config, data.train.texts)  # the vocabulary comes from train only
     train_ids, test_ids = (scratch.encode(vectorizer, s.texts, config) for s in (data.train, data.test))
     batch_size = args.batch_size * strategy.num_replicas_in_sync
-    validation, monitor = None, "epoch"  # --validation-fraction 0: the last epoch is kept
+    validation, monitor = None, train.KEEP_LAST  # --validation-fraction 0
     if len(data.validation):
         val_ids = scratch.encode(vectorizer, data.validation.texts, config)
         validation, monitor = pipeline.eval_batches(val_ids, data.validation.labels, batch_size), "val_accuracy"

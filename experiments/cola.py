@@ -28,6 +28,7 @@ import numpy as np
 from tfbert import distribute, encoders, finetune, report
 from tfbert.data import BadRowError, OfflineError, cola
 from tfbert.metrics import MatthewsCorrelation
+from tfbert.train import KEEP_LAST
 
 # Sentences average 11 tokens, so length buckets would save little: batches are plain shuffles.
 RECIPES = {
@@ -118,7 +119,7 @@ def train(args):
         finetune.run(recipe, data, strategy, args.out / variant, verbose=args.verbose, cache=args.hub_cache,
                      config={"args": vars(args)},
                      metrics=["accuracy", MatthewsCorrelation()],
-                     monitor="val_mcc" if args.keep == "best" else "epoch")  # the last epoch has the highest number
+                     monitor="val_mcc" if args.keep == "best" else KEEP_LAST)
     if distribute.is_chief(strategy):
         table = report.render(args.out, COLUMNS, score="mcc").split("\n")
         print("\n" + "\n".join(table[:2] + [majority_baseline(data)] + table[2:]))

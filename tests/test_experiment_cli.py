@@ -129,8 +129,8 @@ def test_without_a_validation_split_every_training_text_is_used_and_the_last_epo
         timeout=900)
     assert code == 0, stderr[-3000:]
     for variant, train_texts, epochs in (("scratch", 400, 2), ("hf_frozen", 120, 3), ("hf_finetune", 120, 2)):
-        assert runs.read_json(tmp_path / variant / runs.CONFIG)["data"]["validation"] == 0
-        assert runs.read_json(tmp_path / variant / runs.CONFIG)["data"]["train"] == train_texts
+        data_sizes = runs.read_json(tmp_path / variant / runs.CONFIG)["data"]
+        assert data_sizes["validation"] == 0 and data_sizes["train"] == train_texts
         history = runs.read_json(tmp_path / variant / runs.HISTORY)
         assert len(history) == epochs and not any(key.startswith("val_") for key in history[0])
         metrics = runs.read_json(tmp_path / variant / runs.METRICS)

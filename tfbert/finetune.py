@@ -129,8 +129,6 @@ def run(recipe: BertRecipe, data, strategy, run_dir, *, patience=None, verbose=1
     pad_to = recipe.max_length if static_shapes and recipe.family == "hf" else None
     build, inputs, lengths, serving_kwargs = prepare(recipe, data, cache, static_shapes)
     labels = {name: split.labels for name, split in splits_of(data).items()}
-    if "validation" not in labels:
-        monitor = "epoch"  # the last epoch has the highest number
     batch_size = recipe.batch_size * strategy.num_replicas_in_sync
     with strategy.scope():
         classifier = build()
@@ -161,8 +159,9 @@ def run(recipe: BertRecipe, data, strategy, run_dir, *, patience=None, verbose=1
     buckets = lengths["train"] if recipe.trainable and recipe.buckets else None
     train_batches = pipeline.train_batches(train_inputs, labels["train"], batch_size, recipe.seed, epoch,
                                            pad_to if recipe.trainable else None, static_shapes, buckets)
-    val_batches = None
-    if val_inputs is not None:
+    if val_inputs is None:  # no validation split
+        val_batches, monitor = None, train.KEEP_LAST
+    else:
         val_order = evaluate.by_length(lengths["validation"])
         val_batches = pipeline.eval_batches(val_inputs, labels["validation"], batch_size, pad_to, order=val_order)
     per_epoch = {"examples": len(data.train)}

@@ -147,7 +147,7 @@ class ScratchExplainer:
     """
 
     def __init__(self, model, vocabulary, class_names, config: scratch.ScratchConfig):
-        self.model, self.vocab, self.class_names, self.config = model, list(vocabulary), list(class_names), config
+        self.vocab, self.class_names, self.config = list(vocabulary), list(class_names), config
         self.embedding, self.layers = model.get_layer("embedding"), scratch.layers_of(model)
         self.vectorizer = keras.layers.TextVectorization(vocabulary=self.vocab, ragged=True)
         self.features_model = keras.Model(model.input, model.get_layer("pooling").output)  # ids -> (B, D)

@@ -12,6 +12,10 @@ from pathlib import Path
 from tfbert import runs
 from tfbert.keras import keras
 
+# The monitor that keeps the last epoch (every epoch's number beats the one before): fixed-epoch training,
+# and the only choice without validation batches.
+KEEP_LAST = "epoch"
+
 
 def set_seed(seed: int):
     """Seeds Python, NumPy and TensorFlow (weight initialisation)."""
@@ -101,7 +105,7 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
         model: a compiled Keras model.
         train_batches: a dataset for one epoch; iterated once per epoch.
         validation_batches: scored after every epoch; `monitor` picks the best epoch from it. None: no
-            validation, and `monitor` must be a training value, e.g. "epoch" (keeps the last epoch).
+            validation, and `monitor` must be a training value, e.g. `KEEP_LAST`.
         run_dir: the run directory: history.json, best/ (the best weights), logs/ (TensorBoard), backup/.
         epochs: the most epochs to train.
         monitor, mode: the logged value that picks the best epoch, and whether higher ("max") is better.
@@ -110,7 +114,7 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
         verbose: Keras' progress bar (1), a line per epoch (2) or silence (0).
     """
     if validation_batches is None and monitor.startswith("val_"):
-        raise ValueError(f"monitor {monitor!r} needs validation batches; without them, monitor 'epoch' keeps the last epoch")
+        raise ValueError(f"monitor {monitor!r} needs validation batches; without them, monitor {KEEP_LAST!r} keeps the last epoch")
     run_dir = Path(run_dir)
     log = RunLog(run_dir, monitor, mode, patience, per_epoch)
     callbacks = [

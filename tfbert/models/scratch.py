@@ -52,8 +52,9 @@ def build_classifier(config: ScratchConfig) -> keras.Model:
     token_ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     padding_mask = tf.not_equal(token_ids, 0)  # (B, T), True at real tokens
     embedding = TokenAndPositionEmbedding(config.vocab_size, config.max_length, config.embed_dim, name="embedding")
-    layers = {
-        "embedding_dropout": SeededDropout(config.embedding_dropout, seed=config.seed + 4, name="embedding_dropout"),
+    layers = {"embedding_dropout": SeededDropout(config.embedding_dropout, seed=config.seed + 4,
+                                                 name="embedding_dropout")} if config.embedding_dropout else {}
+    layers |= {
         "block": TransformerBlock(config.num_heads, config.ff_dim, config.dropout, key_dim=config.key_dim,
                                   seed=config.seed, name="block"),
         "pooling": MaskedMeanPooling(name="pooling"),
@@ -62,8 +63,6 @@ def build_classifier(config: ScratchConfig) -> keras.Model:
         "hidden_dropout": SeededDropout(config.dropout, seed=config.seed + 3, name="hidden_dropout"),
         "logits": keras.layers.Dense(config.num_classes, name="logits"),
     }
-    if not config.embedding_dropout:
-        del layers["embedding_dropout"]
     logits = head(layers, pool(layers, embedding(token_ids), padding_mask))  # (B, C)
     return keras.Model(token_ids, logits, name="scratch_transformer")
 
