@@ -21,10 +21,12 @@ Validation and test sets are always complete. BENCHMARKS.md has the numbers of b
 Each run keeps the epoch with the best accuracy on 10 % of the training texts held out; with
 `--validation-fraction 0` it trains on all of them and keeps the last epoch (the PyTorch peer's protocol).
 Results go to --out (default runs/agnews): one directory per variant, results.md and accuracy.png.
-Starting the same command again after a kill resumes each unfinished run from its last epoch.
+Starting the same command again after a kill resumes each unfinished run from its last epoch; a finished
+run is not trained again, and a directory holding another run is refused (`--overwrite` replaces it).
 """
 import argparse
 import dataclasses
+import functools
 import sys
 from pathlib import Path
 
@@ -87,6 +89,8 @@ def parse_args(argv=None):
     parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="auto",
                         help="tf.distribute strategy (default: auto = TPU, else GPUs, else CPU)")
     parser.add_argument("--out", type=Path, default=Path("runs/agnews"), help="results folder (default: runs/agnews)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train again into run directories that hold a finished or another run (default: refuse)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras progress output")
     args = parser.parse_args(argv)
     if not 0 <= args.validation_fraction < 1:
@@ -97,9 +101,20 @@ def parse_args(argv=None):
     return args
 
 
+def scratch_config(args, data) -> scratch.ScratchConfig:
+    return dataclasses.replace(scratch.PRESETS[args.preset], seed=args.seed, num_classes=len(data.class_names))
+
+
+def scratch_identity(args, data, strategy) -> dict:
+    """The settings that define a scratch run (run.json): a run directory holds one run of these."""
+    return {"experiment": "agnews", "variant": "scratch", "model": scratch_config(args, data), "epochs": args.epochs,
+            "lr": args.lr, "weight_decay": args.weight_decay, "patience": args.patience,
+            "global_batch_size": args.batch_size * strategy.num_replicas_in_sync, "data": data.fingerprint()}
+
+
 def run_scratch(args, data, strategy, run_dir: Path) -> dict:
     """Trains the from-scratch Transformer; writes config, history, metrics and predictions to `run_dir`."""
-    config = dataclasses.replace(scratch.PRESETS[args.preset], seed=args.seed, num_classes=len(data.class_names))
+    config = scratch_config(args, data)
     train.set_seed(args.seed)
     vectorizer = scratch.build_vectorizer(config, data.train.texts)  # the vocabulary comes from train only
     train_ids, test_ids = (scratch.encode(vectorizer, s.texts, config) for s in (data.train, data.test))
@@ -120,14 +135,15 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
         "args": vars(args), "data": {"source": data.source, **data.sizes()}, "class_names": data.class_names,
         "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync, "global_batch_size": batch_size,
     })
-    (run_dir / "vocab.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
+    runs.write_text(run_dir / "vocab.txt", "\n".join(vectorizer.get_vocabulary()) + "\n")
 
     epoch = lambda: step // steps_per_epoch  # noqa: E731  (read when each epoch starts, so resumes see the same order)
     train_batches = pipeline.train_batches(train_ids, data.train.labels, batch_size, args.seed, epoch)
     per_epoch = {"examples": len(data.train)}
     history = train.fit(model, train_batches, validation, run_dir, args.epochs, monitor=monitor, patience=args.patience,
                         per_epoch=per_epoch, verbose=args.verbose)
-    model.save(run_dir / "model.keras")
+    with runs.atomic(run_dir / "model.keras") as tmp:
+        model.save(tmp)
     serving.to_tflite(model, run_dir / "model.tflite", config.max_length)  # ids in: vocab.txt is its tokenizer
     serving.export(model, run_dir / "saved_model", data.class_names, resources=[vectorizer],
                    tokenize=lambda text: scratch.encode(vectorizer, text, config).to_tensor())
@@ -145,20 +161,38 @@ def hub_pooling(args, trainable: bool) -> str:
     return args.pooling or ("pooled" if trainable else "mean")
 
 
-def run_bert(args, data, strategy, run_dir: Path) -> dict:
-    """Trains one pretrained-BERT variant (`run_dir`'s name: hub_frozen, hf_finetune, ...)."""
-    family, how = run_dir.name.split("_")
+def bert_recipe(args, variant: str) -> finetune.BertRecipe:
+    """The recipe of one pretrained-BERT variant (hub_frozen, hf_finetune, ...)."""
+    family, how = variant.split("_")
     trainable = how == "finetune"
-    recipe = finetune.BertRecipe(
+    return finetune.BertRecipe(
         family, trainable, encoder=args.encoder, pooling=hub_pooling(args, trainable), batch_size=args.batch_size,
         epochs=args.finetune_epochs if trainable else args.head_epochs,
         lr=args.finetune_lr if trainable else args.head_lr, weight_decay=0.01 if trainable else 0.0,
         adam_epsilon=args.adam_epsilon,
         max_length=args.max_length, buckets=args.buckets, seed=args.seed)
+
+
+def bert_data(args, data):
+    """`data` with the first --bert-train-examples training texts only."""
     if args.bert_train_examples and args.bert_train_examples < len(data.train):
-        data = dataclasses.replace(data, train=data.train.take(np.arange(args.bert_train_examples)))
-    return finetune.run(recipe, data, strategy, run_dir, patience=args.patience, verbose=args.verbose,
-                        cache=args.hub_cache, config={"args": vars(args)})
+        return dataclasses.replace(data, train=data.train.take(np.arange(args.bert_train_examples)))
+    return data
+
+
+def bert_identity(args, data, strategy, variant: str) -> dict:
+    return finetune.identity(bert_recipe(args, variant), bert_data(args, data), strategy, experiment="agnews",
+                             patience=args.patience)
+
+
+def run_bert(args, data, strategy, run_dir: Path) -> dict:
+    """Trains one pretrained-BERT variant (`run_dir`'s name: hub_frozen, hf_finetune, ...)."""
+    return finetune.run(bert_recipe(args, run_dir.name), bert_data(args, data), strategy, run_dir,
+                        patience=args.patience, verbose=args.verbose, cache=args.hub_cache, config={"args": vars(args)})
+
+
+def identity(args, data, strategy, variant: str) -> dict:
+    return scratch_identity(args, data, strategy) if variant == "scratch" else bert_identity(args, data, strategy, variant)
 
 
 RUNNERS = {"scratch": run_scratch, **{variant: run_bert for variant in VARIANTS[1:]}}
@@ -183,9 +217,13 @@ def main(argv=None):
     print(f"AG News from {data.source}: {data.sizes()}")
     if data.skipped:
         print(f"skipped {len(data.skipped)} bad rows, first: {data.skipped.errors[0]}")
-    for variant in args.variants:
-        print(f"\n=== {variant} ===")
-        RUNNERS[variant](args, data, strategy, args.out / variant)
+    plans = {args.out / variant: (identity(args, data, strategy, variant),
+                                  functools.partial(RUNNERS[variant], args, data, strategy, args.out / variant))
+             for variant in args.variants}
+    try:
+        runs.run_all(plans, args.overwrite)
+    except (runs.RunConflict, runs.RunLocked) as e:
+        sys.exit(f"error: {e}")
     if distribute.is_chief(strategy):
         print("\n" + report.render(args.out))
         print(f"\nresults, plots and per-run files: {args.out}/")

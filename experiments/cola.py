@@ -20,12 +20,13 @@ Run it:
 """
 import argparse
 import dataclasses
+import functools
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from tfbert import distribute, encoders, finetune, report
+from tfbert import distribute, encoders, finetune, report, runs
 from tfbert.data import BadRowError, OfflineError, cola
 from tfbert.metrics import MatthewsCorrelation
 from tfbert.train import KEEP_LAST
@@ -85,6 +86,8 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seeds the head, dropout and data order (default: 0)")
     parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="auto", help="tf.distribute strategy")
     parser.add_argument("--out", type=Path, default=Path("runs/cola"), help="results folder (default: runs/cola)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train again into run directories that hold a finished or another run (default: refuse)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras progress output")
     return parser.parse_args(argv)
 
@@ -112,14 +115,22 @@ def train(args):
     if data.skipped:
         print(f"skipped {len(data.skipped)} bad rows, first: {data.skipped.errors[0]}")
     overrides = {name: getattr(args, name) for name in ("epochs", "adam_epsilon") if getattr(args, name) is not None}
-    for variant in args.variants:
-        print(f"\n=== {variant} ===")
-        recipe = finetune.BertRecipe(encoder=args.encoder, batch_size=args.batch_size,
-                                     max_length=args.max_length, seed=args.seed, **{**RECIPES[variant], **overrides})
-        finetune.run(recipe, data, strategy, args.out / variant, verbose=args.verbose, cache=args.hub_cache,
-                     config={"args": vars(args)},
-                     metrics=["accuracy", MatthewsCorrelation()],
-                     monitor="val_mcc" if args.keep == "best" else KEEP_LAST)
+    recipes = {variant: finetune.BertRecipe(encoder=args.encoder, batch_size=args.batch_size, max_length=args.max_length,
+                                            seed=args.seed, **{**RECIPES[variant], **overrides})
+               for variant in args.variants}
+
+    def train_one(recipe, run_dir):  # a new MCC metric for each model
+        return finetune.run(recipe, data, strategy, run_dir, verbose=args.verbose, cache=args.hub_cache,
+                            config={"args": vars(args)}, metrics=["accuracy", MatthewsCorrelation()],
+                            monitor="val_mcc" if args.keep == "best" else KEEP_LAST)
+
+    plans = {args.out / variant: (finetune.identity(recipe, data, strategy, experiment="cola", keep=args.keep),
+                                  functools.partial(train_one, recipe, args.out / variant))
+             for variant, recipe in recipes.items()}
+    try:
+        runs.run_all(plans, args.overwrite)
+    except (runs.RunConflict, runs.RunLocked) as e:
+        sys.exit(f"error: {e}")
     if distribute.is_chief(strategy):
         table = report.render(args.out, COLUMNS, score="mcc").split("\n")
         print("\n" + "\n".join(table[:2] + [majority_baseline(data)] + table[2:]))

@@ -12,14 +12,18 @@ Run it:
 The book's settings (batch 64, lr 5e-5 with linear decay, 1 epoch = 787 steps) took 55 minutes on a
 2-core CPU (4 s a step) and reached a held-out MLM loss of 6.353 (BENCHMARKS.md).
 Results go to --out (default runs/kantaibert): tokenizer/, model/ (save_pretrained), config.json,
-history.json, metrics.json, fill_mask.json. Starting the same command again resumes an unfinished run.
+history.json, metrics.json, fill_mask.json. Starting the same command again resumes an unfinished run or,
+once it has finished, prints its results without training; a folder holding another run is refused
+(`--overwrite` replaces it).
 """
 import argparse
+import functools
 import sys
 from pathlib import Path
 
 from tfbert import distribute, optim, runs, train
 from tfbert.data import BadRowError, bpe, kant, mlm
+from tfbert.data.splits import fingerprint
 from tfbert.keras import tf
 from tfbert.models import kantaibert
 
@@ -45,6 +49,8 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seeds weights, data order and masks (default: 0)")
     parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="auto", help="tf.distribute strategy")
     parser.add_argument("--out", type=Path, default=Path("runs/kantaibert"), help="results folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train again in --out if it holds a finished or another run (default: refuse)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras progress output")
     return parser.parse_args(argv)
 
@@ -55,7 +61,9 @@ def tokenizer_for(run_dir: Path, lines, config):
     if (directory / "tokenizer_config.json").exists():
         return bpe.load_roberta(directory)
     trained = bpe.train_tokenizer(lines, vocab_size=config.vocab_size, min_frequency=2)
-    return bpe.save_as_roberta(trained, directory, max_length=config.max_position_embeddings - 2)
+    with runs.atomic(directory) as tmp:
+        bpe.save_as_roberta(trained, tmp, max_length=config.max_position_embeddings - 2)
+    return bpe.load_roberta(directory)
 
 
 def encode(tokenizer, lines, block_size) -> tf.RaggedTensor:
@@ -64,15 +72,16 @@ def encode(tokenizer, lines, block_size) -> tf.RaggedTensor:
     return tf.ragged.constant(ids, dtype=tf.int64)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    strategy = distribute.get_strategy(args.strategy)
-    try:
-        train_lines, held_out_lines = kant.read_corpus(args.data_dir)
-    except (FileNotFoundError, BadRowError) as e:
-        sys.exit(f"error: {e}")
-    config = kantaibert.PRESETS[args.size]
-    run_dir = args.out
+def identity(args, config, strategy, train_lines, held_out_lines) -> dict:
+    """The settings that define a pretraining run (run.json): a run directory holds one run of these."""
+    settings = ("epochs", "max_steps", "lr", "warmup_steps", "weight_decay", "seed")
+    return {"experiment": "kantaibert", "model": config, **{name: getattr(args, name) for name in settings},
+            "global_batch_size": args.batch_size * strategy.num_replicas_in_sync,
+            "data": fingerprint(train_lines, held_out_lines)}
+
+
+def pretrain(args, config, strategy, train_lines, held_out_lines, run_dir: Path):
+    """Trains the tokenizer and the model on `train_lines`; writes the run directory's files."""
     train.set_seed(args.seed)
 
     tokenizer = tokenizer_for(run_dir, train_lines, config)
@@ -108,8 +117,9 @@ def main(argv=None):
     history = train.fit(model, train_batches, held_out, run_dir, args.epochs, monitor="val_loss", mode="min",
                         per_epoch=per_epoch, verbose=args.verbose)
 
-    model.save_pretrained(str(run_dir / "model"))
-    tokenizer.save_pretrained(str(run_dir / "model"))
+    with runs.atomic(run_dir / "model") as tmp:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
     fills = {prompt: kantaibert.fill_mask(model, tokenizer, prompt) for prompt in PROMPTS}
     runs.write_json(run_dir / "fill_mask.json", fills)
     metrics = {
@@ -119,9 +129,31 @@ def main(argv=None):
         **train.summary(history, per_epoch, monitor="val_loss", mode="min"),
     }
     runs.write_json(run_dir / runs.METRICS, metrics)
+
+
+def show(run_dir: Path):
+    """Prints a finished run's held-out loss and fill-mask answers, from its files."""
+    metrics, fills = runs.read_json(run_dir / runs.METRICS), runs.read_json(run_dir / "fill_mask.json")
     print(f"\nheld-out MLM loss by epoch: {', '.join(f'{x:.3f}' for x in metrics['held_out_mlm_loss'])}")
     for prompt, top in fills.items():
         print(f"\n{prompt}\n" + "\n".join(f"  {t['score']:.3f}  {t['token']}" for t in top))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    strategy = distribute.get_strategy(args.strategy)
+    try:
+        train_lines, held_out_lines = kant.read_corpus(args.data_dir)
+    except (FileNotFoundError, BadRowError) as e:
+        sys.exit(f"error: {e}")
+    config = kantaibert.PRESETS[args.size]
+    try:
+        runs.run_once(args.out, identity(args, config, strategy, train_lines, held_out_lines),
+                      functools.partial(pretrain, args, config, strategy, train_lines, held_out_lines, args.out),
+                      args.overwrite)
+    except (runs.RunConflict, runs.RunLocked) as e:
+        sys.exit(f"error: {e}")
+    show(args.out)
 
 
 if __name__ == "__main__":

@@ -116,3 +116,34 @@ def tiny_hub_pair(tiny_bert_dir, tmp_path_factory):
     """The tiny BERT exported as a TF-Hub pair (a few seconds)."""
     from tfbert import hub_export
     return hub_export.cached_pair(tiny_bert_dir, seq_length=32, cache=tmp_path_factory.mktemp("hub_cache"))
+
+
+PLAIN_CLIENT = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # registers the tokenizer ops the SavedModels use
+paths, texts = json.load(sys.stdin)
+probabilities = [tf.saved_model.load(path).signatures["serving_default"](text=tf.constant(texts))["probabilities"]
+                 .numpy().tolist() for path in paths]
+print(json.dumps({"probabilities": probabilities, "modules": sorted(sys.modules)}))
+"""
+
+
+def serve_with_plain_tensorflow(saved_models, texts, cwd):
+    """(models, B, C) probabilities from raw-string SavedModels, computed by a fresh Python process that imports only
+    tensorflow and tensorflow_text (not tfbert, transformers or TF-Hub), as a server would; and the modules it ended up with."""
+    import json
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("TF_", "TFBERT_"))}
+    done = subprocess.run([sys.executable, "-c", PLAIN_CLIENT], input=json.dumps([list(map(str, saved_models)), texts]),
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["probabilities"], result["modules"]
+
+
+def csv_probabilities(path, count):
+    """The first `count` rows of a predictions.csv: (texts, (count, C) probabilities)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[:count]
+    columns = [name for name in rows[0] if name.startswith("p_")]
+    return [row["text"] for row in rows], [[float(row[name]) for name in columns] for row in rows]

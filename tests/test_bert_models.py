@@ -4,7 +4,7 @@ import pytest
 
 from tfbert import evaluate, serving
 from tfbert.data.wordpiece import WordPiece
-from tfbert.keras import tf
+from tfbert.keras import keras, tf
 from tfbert.models import bert, scratch
 
 TEXTS = ["the coach says the season is new", "shares in chip market after report today", "goal"]
@@ -79,3 +79,27 @@ def test_the_scratch_model_runs_as_tflite_with_the_same_logits(tmp_path):
     interpreter.invoke()
     got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     np.testing.assert_allclose(got, model(ids, training=False).numpy(), atol=1e-5)
+
+
+def test_damaged_or_foreign_cached_features_are_computed_again_with_a_notice(tmp_path, capfd):
+    from tfbert import finetune
+    ids = {"train": tf.ragged.constant([[3, 4], [5], [6, 7, 8]], dtype=tf.int32),
+           "test": tf.ragged.constant([[3], [9, 9]], dtype=tf.int32)}
+    lengths = {name: ragged.row_lengths().numpy() for name, ragged in ids.items()}
+    labels = {"train": [0, 1, 0], "test": [1, 0]}
+    tokens = keras.Input((None,), dtype=tf.int32)
+    features_model = keras.Model(tokens, tf.cast(tf.reduce_sum(tokens, axis=1, keepdims=True), tf.float32))  # (B, 1)
+    path = tmp_path / "features.npz"
+
+    def features():
+        return finetune.cached_features(features_model, ids, lengths, labels, 2, path)[0]
+
+    expected = features()
+    np.testing.assert_array_equal(expected["train"], [[7], [5], [21]])
+    path.write_bytes(path.read_bytes()[:100])  # a kill while saving, before writes were atomic
+    capfd.readouterr()
+    assert {name: array.tolist() for name, array in features().items()} == {k: v.tolist() for k, v in expected.items()}
+    assert f"notice: {path} is damaged" in capfd.readouterr().err
+    np.savez(path, train=np.zeros((5, 1)), test=np.zeros((2, 1)), train_seconds=1.0)  # another data set's
+    np.testing.assert_array_equal(features()["train"], expected["train"])
+    assert "holds 5 train features, not 3" in capfd.readouterr().err

@@ -1,12 +1,12 @@
 """`python -m experiments.agnews` as a user runs it: help, offline failures, a full small run, bad rows."""
-import csv
 import time
 
+import numpy as np
 import pytest
 
 from tfbert import report, runs
 
-from conftest import SHARED_DATA, run_cli
+from conftest import SHARED_DATA, csv_probabilities, run_cli, serve_with_plain_tensorflow
 from experiments import agnews
 
 NO_DATA_DIR = {"TFBERT_DATA_DIR": ""}
@@ -38,10 +38,12 @@ def test_a_small_run_prints_the_table_and_writes_the_run_directory(ag_news_dir, 
                  "confusion_matrix.png", "model.keras", "vocab.txt", "model.tflite", "saved_model/saved_model.pb"):
         assert (run_dir / name).is_file(), name
     from tfbert import serving
-    rows = list(csv.DictReader(open(run_dir / runs.PREDICTIONS, encoding="utf-8")))[:8]
-    served = serving.load(run_dir / "saved_model")([row["text"] for row in rows])  # raw strings in
-    expected = [[float(row[f"p_{name}"]) for name in ("World", "Sports", "Business", "Sci/Tech")] for row in rows]
+    texts, expected = csv_probabilities(run_dir / runs.PREDICTIONS, 8)
+    served = serving.load(run_dir / "saved_model")(texts)  # raw strings in
     assert abs(served["probabilities"].numpy() - expected).max() < 1e-5
+    (served,), modules = serve_with_plain_tensorflow([run_dir / "saved_model"], texts, cwd=tmp_path)
+    assert abs(np.array(served) - expected).max() < 1e-5
+    assert not {"tfbert", "transformers", "tensorflow_hub"} & {name.split(".")[0] for name in modules}
     assert (tmp_path / "results.md").read_text().strip() in stdout
     assert (tmp_path / "accuracy.png").is_file()
     config = runs.read_json(run_dir / runs.CONFIG)
@@ -117,6 +119,12 @@ def test_the_bert_variants_run_from_a_local_checkpoint_and_share_one_table(ag_ne
         assert metrics["trainable_params"] == (trainable or metrics["total_params"])
         assert metrics["saved_model_max_abs_diff"] < 1e-5  # the raw-string SavedModel agrees with the model
     assert (tmp_path / "hub_frozen" / "features.npz").is_file()  # frozen: features computed once, kept
+    variants = ("hub_frozen", "hf_frozen", "hf_finetune")
+    texts, _ = csv_probabilities(tmp_path / "hf_frozen" / runs.PREDICTIONS, 8)
+    served, modules = serve_with_plain_tensorflow([tmp_path / v / "saved_model" for v in variants], texts, cwd=tmp_path)
+    for variant, probabilities in zip(variants, served):
+        assert abs(np.array(probabilities) - csv_probabilities(tmp_path / variant / runs.PREDICTIONS, 8)[1]).max() < 1e-5
+    assert not {"tfbert", "transformers", "tensorflow_hub"} & {name.split(".")[0] for name in modules}
     assert runs.read_json(tmp_path / "hub_frozen" / runs.CONFIG)["recipe"]["pooling"] == "mean"
 
 

@@ -59,7 +59,21 @@ def test_an_export_is_cached_and_reused(tiny_bert_dir, tmp_path, monkeypatch):
     first = hub_export.cached_pair(tiny_bert_dir, seq_length=16, cache=tmp_path)
     monkeypatch.setattr(hub_export, "export", lambda *a: pytest.fail("exported again"))
     assert hub_export.cached_pair(tiny_bert_dir, seq_length=16, cache=tmp_path) == first
-    assert [p.name for p in (tmp_path / "hub").iterdir()] == [first.encoder.split("/")[-2]]  # no temporary left
+    entries = [p.name for p in (tmp_path / "hub").iterdir() if not p.name.endswith(".lock")]
+    assert entries == [first.encoder.split("/")[-2]]  # no temporary left
+
+
+def test_a_damaged_export_is_exported_again_with_a_notice(tiny_bert_dir, tmp_path, capfd):
+    pair = hub_export.cached_pair(tiny_bert_dir, seq_length=16, cache=tmp_path)
+    graph = tmp_path / "hub" / pair.encoder.split("/")[-2] / "encoder" / "saved_model.pb"
+    graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])  # a disk that filled up mid-copy
+    capfd.readouterr()
+    assert hub_export.cached_pair(tiny_bert_dir, seq_length=16, cache=tmp_path) == pair
+    notice = capfd.readouterr().err
+    assert "notice: the TF-Hub export" in notice and "encoder/saved_model.pb has" in notice and "exporting it again" in notice
+    assert hub_export.damage(graph.parents[1]) is None
+    outputs = hub.KerasLayer(pair.encoder)(hub.KerasLayer(pair.preprocess)(tf.constant(TEXTS)))
+    assert outputs["pooled_output"].shape == (3, 20)
 
 
 def test_trainable_is_the_only_difference_between_frozen_and_fine_tuned(tiny_hub_pair):

@@ -55,7 +55,7 @@ def parameter_counts(model: keras.Model) -> dict:
 
 def write_predictions(path, texts, labels, probabilities, class_names):
     """predictions.csv: index, label, prediction, one probability column per class, text."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with runs.atomic(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["index", "label", "prediction", *[f"p_{name}" for name in class_names], "text"])
         for i, (text, label, p) in enumerate(zip(texts, labels, probabilities)):

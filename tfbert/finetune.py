@@ -12,7 +12,9 @@ The run directory gets config.json, history.json, metrics.json, predictions.csv,
 (raw strings in, see `serving`), checked against the in-memory model before the run ends.
 """
 import dataclasses
+import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +69,12 @@ class BertRecipe:
         return f"{self.encoder} via HF TFBertForSequenceClassification, {how}"
 
 
+def identity(recipe: BertRecipe, data, strategy, **settings) -> dict:
+    """The settings that define a run of `recipe` on `data` (run.json), plus `settings` (experiment, patience...)."""
+    return {**settings, "variant": recipe.variant, "recipe": recipe,
+            "global_batch_size": recipe.batch_size * strategy.num_replicas_in_sync, "data": data.fingerprint()}
+
+
 def hub_lengths(preprocess, texts, batch_size=1024) -> np.ndarray:
     """(N,) tokens per text, [CLS] and [SEP] included, as the hub preprocessing model counts them."""
     import tensorflow_hub as hub
@@ -97,11 +105,27 @@ def prepare(recipe: BertRecipe, data, cache=None, static_shapes=False):
     return build, ids, lengths, {"tokenize": wordpiece.dense, "resources": [wordpiece]}
 
 
+def read_features(path: Path, inputs) -> tuple[dict, float] | None:
+    """What `cached_features` saved in `path`, or None (with a notice) if the file is damaged or for other data."""
+    try:
+        with np.load(path) as saved:
+            features = {name: saved[name] for name in inputs}
+            train_seconds = float(saved["train_seconds"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        print(f"notice: {path} is damaged ({type(e).__name__}: {e}); computing the features again", file=sys.stderr)
+        return None
+    for name, array in features.items():
+        if len(array) != (expected := int(inputs[name].shape[0])):
+            print(f"notice: {path} holds {len(array)} {name} features, not {expected}; computing them again",
+                  file=sys.stderr)
+            return None
+    return features, train_seconds
+
+
 def cached_features(features_model, inputs, lengths, labels, batch_size, path: Path, pad_to=None):
     """{split: (N, H)} encoder features, computed once (or read from `path`), and the seconds the train split took."""
-    if path.exists():
-        with np.load(path) as saved:
-            return {name: saved[name] for name in inputs}, float(saved["train_seconds"])
+    if path.exists() and (saved := read_features(path, inputs)) is not None:
+        return saved
     features, seconds = {}, {}
     for name in inputs:
         started = time.perf_counter()
@@ -109,7 +133,8 @@ def cached_features(features_model, inputs, lengths, labels, batch_size, path: P
         features[name] = evaluate.predict_in_order(
             features_model, pipeline.eval_batches(inputs[name], labels[name], batch_size, pad_to, order=order), order)
         seconds[name] = time.perf_counter() - started
-    np.savez(path, **features, train_seconds=seconds["train"])
+    with runs.atomic(path) as tmp:
+        np.savez(tmp, **features, train_seconds=seconds["train"])
     return features, seconds["train"]
 
 

@@ -10,12 +10,15 @@ exported the TF-Hub BERTs; the preprocessing model is tf_text's BertTokenizer on
 The encoder uses the exact (erf) GELU of HF BERT: the tooling's "gelu" is the tanh approximation, 3e-3 away.
 
 Exports go to `$TFBERT_CACHE` (default `~/.cache/tfbert`), in a folder named by the weights' sha256,
-written to a temporary folder first so an interrupted export is never reused.
+written to a temporary folder first so an interrupted export is never reused. The last file written,
+`complete.json`, records every file's size and sha256; an entry that does not match it (a disk that
+filled up, a damaged copy) is exported again, with a one-line notice.
 """
 import dataclasses
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,10 +27,12 @@ from official.legacy.bert import configs
 from official.nlp.tools import export_tfhub_lib
 from safetensors.numpy import load_file
 
+from tfbert import runs
 from tfbert.encoders import sha256
 from tfbert.keras import keras, tf
 
 CACHE_VARIABLE = "TFBERT_CACHE"
+MARKER = "complete.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,18 +108,47 @@ def export(hf_dir, out_dir, seq_length=128) -> HubPair:
     return HubPair(str(out_dir / "preprocess"), str(out_dir / "encoder"))
 
 
+def file_table(folder: Path) -> dict:
+    """{relative path: {"size", "sha256"}} of every file under `folder` but the marker."""
+    return {str(path.relative_to(folder)): {"size": path.stat().st_size, "sha256": sha256(path)}
+            for path in sorted(folder.rglob("*")) if path.is_file() and path.name != MARKER}
+
+
+def damage(folder: Path) -> str | None:
+    """Why the cache entry `folder` cannot be used (missing, unfinished, a file changed), or None if it can."""
+    if not folder.exists():
+        return "missing"
+    try:
+        expected = json.loads((folder / MARKER).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"no readable {MARKER}"
+    found = {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file() and path.name != MARKER}
+    if found != set(expected):
+        return f"files {sorted(found ^ set(expected))[:3]} differ from {MARKER}"
+    for name, recorded in expected.items():
+        size = (folder / name).stat().st_size
+        if size != recorded["size"]:
+            return f"{name} has {size} bytes, {recorded['size']} were written"
+        if sha256(folder / name) != recorded["sha256"]:
+            return f"{name} has changed since it was written"
+    return None
+
+
 def cached_pair(hf_dir, seq_length=128, cache=None) -> HubPair:
-    """The TF-Hub pair of `hf_dir`, exported on first use into the cache folder and reused afterwards."""
+    """The TF-Hub pair of `hf_dir`, exported on first use into the cache folder and reused afterwards.
+
+    Processes sharing the cache wait for each other (a lock per entry) instead of exporting it twice.
+    """
     hf_dir = Path(hf_dir)
     key = f"{sha256(hf_dir / 'model.safetensors')[:16]}-{sha256(hf_dir / 'vocab.txt')[:8]}-len{seq_length}"
     target = Path(cache or cache_dir()) / "hub" / key
-    if not (target / "encoder" / "saved_model.pb").exists() or not (target / "preprocess" / "saved_model.pb").exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{key}-"))
-        try:
-            export(hf_dir, tmp, seq_length)
-            shutil.rmtree(target, ignore_errors=True)
-            tmp.rename(target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with runs.lock(target.parent / f".{key}.lock", wait=True):
+        problem = damage(target)
+        if problem is not None:
+            if problem != "missing":
+                print(f"notice: the TF-Hub export {target} cannot be used ({problem}); exporting it again",
+                      file=sys.stderr)
+            with runs.atomic(target) as tmp:
+                export(hf_dir, tmp, seq_length)
+                runs.write_json(tmp / MARKER, {"files": file_table(tmp)})  # last: the entry is complete
     return HubPair(str(target / "preprocess"), str(target / "encoder"))

@@ -206,11 +206,10 @@ def write_projector(folder, features, texts, labels, class_names):
     """vectors.tsv and metadata.tsv: load both at https://projector.tensorflow.org (or TensorBoard's projector)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    np.savetxt(folder / "vectors.tsv", features, delimiter="\t", fmt="%.5f")
-    with open(folder / "metadata.tsv", "w", encoding="utf-8") as f:
-        f.write("class\ttext\n")
-        for text, label in zip(texts, labels):
-            f.write(f"{class_names[label]}\t{' '.join(text.split())[:200]}\n")  # a line per text: no tabs or newlines
+    with runs.atomic(folder / "vectors.tsv") as tmp:
+        np.savetxt(tmp, features, delimiter="\t", fmt="%.5f")
+    lines = [f"{class_names[label]}\t{' '.join(text.split())[:200]}\n" for text, label in zip(texts, labels)]
+    runs.write_text(folder / "metadata.tsv", "class\ttext\n" + "".join(lines))  # a line per text: no tabs or newlines
 
 
 def plot_attention(tokens, attention, path, title=""):
@@ -231,8 +230,7 @@ def plot_attention(tokens, attention, path, title=""):
                 ax.set_ylabel(f"layer {layer + 1}", fontsize=8)
     fig.suptitle(f"{title}\n{' '.join(tokens)}"[:300], fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    runs.save_figure(fig, path)
 
 
 def plot_head(tokens, weights, path, title=""):
@@ -247,8 +245,7 @@ def plot_head(tokens, weights, path, title=""):
     ax.set_xlabel("attended to")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    runs.save_figure(fig, path)
 
 
 def plot_attributions(attribution: Attribution, class_names, path):
@@ -265,8 +262,7 @@ def plot_attributions(attribution: Attribution, class_names, path):
     probability = attribution.probabilities[attribution.label]
     ax.set_title(f"integrated gradients for {name} (p = {probability:.2f})", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    runs.save_figure(fig, path)
 
 
 def plot_projection(points, explained, labels, class_names, path, title=""):
@@ -282,5 +278,4 @@ def plot_projection(points, explained, labels, class_names, path, title=""):
     ax.set_title(title, fontsize=9)
     ax.legend(markerscale=3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    runs.save_figure(fig, path)

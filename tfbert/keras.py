@@ -5,15 +5,56 @@ a Keras 3 model cannot hold them. `transformers` sets `TF_USE_LEGACY_KERAS=1` wh
 changes what `tf.keras` means in the middle of a process. Setting it here, before TensorFlow is first
 imported, makes `tf.keras`, `tf_keras` and this module's `keras` the same Keras from the start.
 
+It also keeps TensorFlow's start quiet unless asked (`TF_CPP_MIN_LOG_LEVEL` set by the user is obeyed):
+no C++ info lines, and on a machine without an NVIDIA driver, not the CUDA probe's "failed call to
+cuInit" error, the first thing a newcomer would otherwise read. Every other message still shows.
+
 Everything else in tfbert does `from tfbert.keras import keras`.
 """
+import glob
 import os
+import re
+import sys
+import tempfile
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ info lines drown the progress bars
+# Whether the user left TensorFlow's C++ messages to tfbert; child processes inherit tfbert's choice with its mark.
+DEFAULT_MARK = "TFBERT_DEFAULT_TF_CPP_MIN_LOG_LEVEL"
+QUIET = "TF_CPP_MIN_LOG_LEVEL" not in os.environ or DEFAULT_MARK in os.environ
+if QUIET:
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # TF's C++ info lines drown the progress bars
+    os.environ[DEFAULT_MARK] = "1"
 
-import tensorflow as tf  # noqa: E402  (after the environment variable, on purpose)
+import tensorflow as tf  # noqa: E402  (after the environment variables, on purpose)
 import tf_keras as keras  # noqa: E402
+
+# What the CUDA build of TensorFlow prints when it looks for a GPU on a machine without an NVIDIA driver.
+CUDA_PROBE = re.compile(r"failed call to cuInit|Could not find cuda drivers|CUDA_ERROR_NO_DEVICE")
+
+
+def has_nvidia_driver() -> bool:
+    return os.path.exists("/proc/driver/nvidia/version") or bool(glob.glob("/dev/nvidia*"))
+
+
+def _find_devices_quietly():
+    """Lists the physical devices (TF probes CUDA then) with C++'s stderr caught, and repeats all but the probe's lines."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            tf.config.list_physical_devices()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        caught.seek(0)
+        for line in caught.read().decode(errors="replace").splitlines(keepends=True):
+            if not CUDA_PROBE.search(line):
+                sys.stderr.write(line)
+
+
+if QUIET and not has_nvidia_driver():
+    _find_devices_quietly()
 
 
 def register(cls):

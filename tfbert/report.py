@@ -59,8 +59,7 @@ def plot_learning_curves(run_dir, score="accuracy"):
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(run_dir / "learning_curves.png", dpi=100)
-    plt.close(fig)
+    runs.save_figure(fig, run_dir / "learning_curves.png")
 
 
 def plot_confusion_matrix(run_dir):
@@ -77,8 +76,7 @@ def plot_confusion_matrix(run_dir):
     ax.set_xticklabels(class_names, rotation=30)
     ax.set_yticklabels(class_names)
     fig.tight_layout()
-    fig.savefig(run_dir / "confusion_matrix.png", dpi=100)
-    plt.close(fig)
+    runs.save_figure(fig, run_dir / "confusion_matrix.png")
 
 
 def plot_accuracy(dirs, path, score="test_accuracy"):
@@ -89,8 +87,7 @@ def plot_accuracy(dirs, path, score="test_accuracy"):
     ax.bar_label(bars, fmt="%.3f")
     ax.set(ylabel=score.replace("_", " "), ylim=(min(0, *values), 1), title=f"{score.replace('_', ' ')} by variant")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    runs.save_figure(fig, path)
 
 
 def render(out_dir, columns=COLUMNS, score="accuracy") -> str:
@@ -104,7 +101,7 @@ def render(out_dir, columns=COLUMNS, score="accuracy") -> str:
         plot_confusion_matrix(run_dir)
     plot_accuracy(dirs, out_dir / f"{score}.png", f"test_{score}")
     table = results_table(dirs, columns)
-    (out_dir / "results.md").write_text(table + "\n")
+    runs.write_text(out_dir / "results.md", table + "\n")
     return table
 
 

@@ -6,6 +6,7 @@
 
 The `serving_default` signature is what TF Serving, `saved_model_cli` and TFLite converters read.
 """
+from tfbert import runs
 from tfbert.keras import tf
 
 
@@ -31,7 +32,8 @@ class TextClassifier(tf.Module):
 
 def export(model, path, class_names, tokenize=None, resources=()):
     module = TextClassifier(model, class_names, tokenize, resources)
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    with runs.atomic(path) as tmp:
+        tf.saved_model.save(module, str(tmp), signatures={"serving_default": module.serve})
 
 
 def load(path):
@@ -53,6 +55,6 @@ def to_tflite(model, path, max_length: int) -> bytes:
     function = tf.function(lambda ids: model(ids, training=False)).get_concrete_function(spec)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
     flatbuffer = converter.convert()
-    with open(path, "wb") as f:
-        f.write(flatbuffer)
+    with runs.atomic(path) as tmp:
+        tmp.write_bytes(flatbuffer)
     return flatbuffer

@@ -88,7 +88,8 @@ class RunLog(keras.callbacks.Callback):
         best_before = max((self.sign * r[self.monitor] for r in self.epochs), default=float("-inf"))
         self.epochs.append(row)
         if self.sign * row[self.monitor] > best_before:
-            self.model.save_weights(str(self.run_dir / runs.BEST_WEIGHTS))
+            with runs.atomic(self.run_dir / runs.BEST) as tmp:  # a kill leaves the previous best whole
+                self.model.save_weights(str(tmp / runs.WEIGHTS))
         runs.write_json(self.run_dir / runs.HISTORY, self.epochs)
         if self.patience is not None and epoch - self.best_epoch() >= self.patience:
             self.model.stop_training = True

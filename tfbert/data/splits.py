@@ -1,5 +1,6 @@
 """In-memory labelled text splits, and the validation split carved from train."""
 import dataclasses
+import hashlib
 
 import numpy as np
 
@@ -36,6 +37,11 @@ class TextClassificationData:
     test_name: str = "test"  # what the test split is called in reports (CoLA: "in_domain_dev")
     more_tests: dict = dataclasses.field(default_factory=dict)  # other scored sets, name -> Split
 
+    def fingerprint(self) -> str:
+        """Of every split's texts and labels: two runs with equal fingerprints saw the same data."""
+        splits = {"train": self.train, "validation": self.validation, "test": self.test, **self.more_tests}
+        return fingerprint(self.class_names, *[part for split in splits.values() for part in (split.texts, split.labels)])
+
     def sizes(self):
         return {"train": len(self.train), "validation": len(self.validation), self.test_name: len(self.test),
                 **{name: len(split) for name, split in self.more_tests.items()}}
@@ -52,3 +58,15 @@ def carve_validation(train: Split, fraction: float, seed: int = 0) -> tuple[Spli
     order = np.random.default_rng(seed).permutation(len(train))
     n_val = max(1, round(fraction * len(train))) if fraction else 0
     return train.take(np.sort(order[n_val:])), train.take(np.sort(order[:n_val]))
+
+
+def fingerprint(*parts) -> str:
+    """The first 16 hex digits of a sha256 over lists of strings and integer arrays, each part's length included."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(f"{len(part)}:".encode())
+        if isinstance(part, np.ndarray):
+            digest.update(part.astype(np.int64).tobytes())
+        else:
+            digest.update("\x1f".join(map(str, part)).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
