@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tfbert import encoders, hub_export, optim  # noqa: E402
+from tfbert import encoders, optim  # noqa: E402
 from tfbert.data import ag_news, pipeline  # noqa: E402
 from tfbert.data.wordpiece import WordPiece  # noqa: E402
 from tfbert.keras import keras, tf  # noqa: E402
@@ -37,13 +37,12 @@ from tfbert.models import bert  # noqa: E402
 def tf_examples_per_second(family, texts, labels, batches, total_steps):
     """Trains a fresh classifier on `batches` (lists of example indices); examples/s after 2 steps."""
     keras.utils.set_random_seed(0)
-    directory = encoders.minilm_dir()
+    encoder = encoders.resolve("minilm_l6")
     if family == "hub":
-        classifier = bert.hub_classifier(hub_export.cached_pair(directory), 4, trainable=True)
-        inputs = tf.constant(texts)
+        classifier = bert.hub_classifier(encoder.hub_pair(), 4, trainable=True)
     else:
-        classifier = bert.hf_classifier(str(directory), 4, trainable=True)
-        inputs = tf.cast(WordPiece(directory / "vocab.txt", 128)(tf.constant(texts)), tf.int32)
+        classifier = bert.hf_classifier(encoder, 4, trainable=True)
+    inputs = classifier.ids(texts)  # (N, None) WordPiece ids: the preprocessor runs before the model
     model = classifier.model
     model.compile(optim.create_adamw(5e-5, total_steps, total_steps // 10, 0.01),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -32,12 +32,20 @@ from pathlib import Path
 
 import numpy as np
 
-from tfbert import distribute, encoders, evaluate, finetune, optim, report, runs, serving, train
+from tfbert import cli, distribute, encoders, evaluate, finetune, report, runs, serving, train
 from tfbert.data import BadRowError, OfflineError, ag_news, pipeline
 from tfbert.keras import keras
 from tfbert.models import scratch
 
-VARIANTS = ("scratch", "hub_frozen", "hub_finetune", "hf_frozen", "hf_finetune")
+# What each variant trains: the scratch Transformer, or a pretrained-BERT recipe (finetune.BertRecipe's fields;
+# the rest, epochs and learning rates, comes from the command line: --finetune-* or --head-*).
+VARIANTS = {
+    "scratch": None,
+    "hub_frozen": dict(family="hub", trainable=False, weight_decay=0.0),
+    "hub_finetune": dict(family="hub", trainable=True, weight_decay=0.01),
+    "hf_frozen": dict(family="hf", trainable=False, weight_decay=0.0),
+    "hf_finetune": dict(family="hf", trainable=True, weight_decay=0.01),
+}
 QUICK = {"bert_train_examples": 2000, "finetune_epochs": 1}  # the defaults' trade: fits in 15 minutes on 2 cores
 FULL = {"bert_train_examples": None, "finetune_epochs": 4}  # --full: the benchmark settings
 
@@ -47,14 +55,10 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
                         help="which models to train (default: all)")
-    parser.add_argument("--data-dir", help=f"folder of AG News CSVs (default: ${ag_news.DATA_DIR_VARIABLE}, else tfds)")
-    parser.add_argument("--offline", action="store_true", help="never use the network; needs --data-dir")
-    parser.add_argument("--skip-bad-rows", action="store_true",
-                        help="skip malformed CSV rows (counted in metrics.json) instead of stopping")
+    cli.add_data_options(parser, "AG News CSVs", ag_news.DATA_DIR_VARIABLE)
     parser.add_argument("--validation-fraction", type=float, default=0.1,
                         help="training texts held out to pick the best epoch (default: 0.1); 0 trains on all of "
                         "them and keeps the last epoch, as the PyTorch peer does")
-    parser.add_argument("--batch-size", type=int, default=32, help="batch size per replica (default: 32)")
     parser.add_argument("--patience", type=int, default=None,
                         help="stop after this many epochs without better validation accuracy (default: never)")
     group = parser.add_argument_group("scratch")
@@ -67,8 +71,7 @@ def parse_args(argv=None):
     group.add_argument("--full", action="store_true",
                        help="benchmark settings: all training texts, 4 fine-tuning epochs "
                        "(default: 2,000 texts, 1 epoch)")
-    group.add_argument("--encoder", default="minilm_l6", help=f"pretrained encoder: {', '.join(encoders.PRESETS)}, "
-                       "or a local HF BERT folder (default: minilm_l6, offline)")
+    cli.add_encoder_options(group, max_length=128)
     group.add_argument("--pooling", choices=("mean", "pooled"),
                        help="hub variants: masked mean of sequence_output, or pooled_output (default: mean when "
                        "frozen, pooled when fine-tuned)")
@@ -80,18 +83,9 @@ def parse_args(argv=None):
     group.add_argument("--head-epochs", type=int, default=30,
                        help="frozen variants: epochs of the head on cached features (default: 30)")
     group.add_argument("--head-lr", type=float, default=1e-3, help="frozen variants: learning rate (default: 1e-3)")
-    group.add_argument("--max-length", type=int, default=128, help="WordPiece tokens per text (default: 128)")
     group.add_argument("--buckets", action=argparse.BooleanOptionalAction, default=True,
                        help="fine-tuning batches of similar lengths (default: on)")
-    group.add_argument("--hub-cache", type=Path, help="where TF-Hub exports are kept (default: $TFBERT_CACHE, "
-                       "else ~/.cache/tfbert)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds weights, dropout and data order (default: 0)")
-    parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="auto",
-                        help="tf.distribute strategy (default: auto = TPU, else GPUs, else CPU)")
-    parser.add_argument("--out", type=Path, default=Path("runs/agnews"), help="results folder (default: runs/agnews)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="train again into run directories that hold a finished or another run (default: refuse)")
-    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras progress output")
+    cli.add_run_options(parser, out="runs/agnews", batch_size=32)
     args = parser.parse_args(argv)
     if not 0 <= args.validation_fraction < 1:
         parser.error(f"--validation-fraction must be in [0, 1), got {args.validation_fraction}")
@@ -117,39 +111,36 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
     config = scratch_config(args, data)
     train.set_seed(args.seed)
     vectorizer = scratch.build_vectorizer(config, data.train.texts)  # the vocabulary comes from train only
-    train_ids, test_ids = (scratch.encode(vectorizer, s.texts, config) for s in (data.train, data.test))
-    batch_size = args.batch_size * strategy.num_replicas_in_sync
-    validation, monitor = None, train.KEEP_LAST  # --validation-fraction 0
-    if len(data.validation):
-        val_ids = scratch.encode(vectorizer, data.validation.texts, config)
-        validation, monitor = pipeline.eval_batches(val_ids, data.validation.labels, batch_size), "val_accuracy"
-    steps_per_epoch = optim.train_steps(len(data.train), batch_size, epochs=1)
-    with strategy.scope():
-        model = scratch.build_classifier(config)
-        optimizer = optim.create_adamw(args.lr, steps_per_epoch * args.epochs, warmup_steps=steps_per_epoch // 2,
-                                       weight_decay=args.weight_decay)
-        model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-        step = optimizer.iterations  # created here, under the strategy; the data pipeline reads it
-    runs.write_json(run_dir / runs.CONFIG, {
-        "variant": "scratch", "model_name": f"scratch Transformer ({args.preset})", "encoder": "none", "model": config,
-        "args": vars(args), "data": {"source": data.source, **data.sizes()}, "class_names": data.class_names,
-        "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync, "global_batch_size": batch_size,
-    })
+    trainer = train.Trainer(strategy, args.batch_size, len(data.train), args.epochs)
+    with trainer.scope():
+        classifier = scratch.classifier(config, vectorizer)
+    splits = {"train": data.train, "validation": data.validation, "test": data.test}
+    ids = {name: classifier.ids(split.texts) for name, split in splits.items() if len(split)}  # (N, None) each
+    trainer.compile(classifier.model, args.lr, trainer.steps_per_epoch // 2, args.weight_decay,
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    runs.write_config(run_dir, runs.RunConfig(
+        "agnews", "scratch", f"scratch Transformer ({args.preset})", class_names=list(data.class_names),
+        model=dataclasses.asdict(config), data=data.describe(), class_counts=data.class_counts(), **trainer.header(),
+        args=vars(args)))
     runs.write_text(run_dir / "vocab.txt", "\n".join(vectorizer.get_vocabulary()) + "\n")
 
-    epoch = lambda: step // steps_per_epoch  # noqa: E731  (read when each epoch starts, so resumes see the same order)
-    train_batches = pipeline.train_batches(train_ids, data.train.labels, batch_size, args.seed, epoch)
+    batch_size = trainer.global_batch_size
+    validation, monitor = None, train.KEEP_LAST  # --validation-fraction 0
+    if "validation" in ids:
+        validation = pipeline.eval_batches(ids["validation"], data.validation.labels, batch_size)
+        monitor = "val_accuracy"
+    train_batches = pipeline.train_batches(ids["train"], data.train.labels, batch_size, args.seed, trainer.epoch)
     per_epoch = {"examples": len(data.train)}
-    history = train.fit(model, train_batches, validation, run_dir, args.epochs, monitor=monitor, patience=args.patience,
-                        per_epoch=per_epoch, verbose=args.verbose)
+    history = trainer.fit(train_batches, validation, run_dir, monitor=monitor, patience=args.patience,
+                          per_epoch=per_epoch, verbose=args.verbose)
     with runs.atomic(run_dir / "model.keras") as tmp:
-        model.save(tmp)
-    serving.to_tflite(model, run_dir / "model.tflite", config.max_length)  # ids in: vocab.txt is its tokenizer
-    serving.export(model, run_dir / "saved_model", data.class_names, resources=[vectorizer],
-                   tokenize=lambda text: scratch.encode(vectorizer, text, config).to_tensor())
-    probabilities = evaluate.predict_proba(model, pipeline.eval_batches(test_ids, data.test.labels, batch_size))
+        classifier.model.save(tmp)
+    serving.to_tflite(classifier.model, run_dir / "model.tflite", config.max_length)  # ids in; vocab.txt: its tokenizer
+    serving.export(classifier, run_dir / "saved_model", data.class_names)
+    probabilities = evaluate.predict_proba(classifier.model, pipeline.eval_batches(ids["test"], data.test.labels,
+                                                                                   batch_size))
     return evaluate.write_test_results(
-        run_dir, data.test, probabilities, data.class_names, **evaluate.parameter_counts(model),
+        run_dir, data.test, probabilities, data.class_names, **evaluate.parameter_counts(classifier.model),
         **train.summary(history, per_epoch, monitor),
         skipped_rows=data.skipped.summary(),
     )
@@ -162,14 +153,13 @@ def hub_pooling(args, trainable: bool) -> str:
 
 
 def bert_recipe(args, variant: str) -> finetune.BertRecipe:
-    """The recipe of one pretrained-BERT variant (hub_frozen, hf_finetune, ...)."""
-    family, how = variant.split("_")
-    trainable = how == "finetune"
+    """The recipe of one pretrained-BERT variant: its row of VARIANTS, completed from the command line."""
+    recipe = VARIANTS[variant]
+    trainable = recipe["trainable"]
     return finetune.BertRecipe(
-        family, trainable, encoder=args.encoder, pooling=hub_pooling(args, trainable), batch_size=args.batch_size,
+        **recipe, encoder=args.encoder, pooling=hub_pooling(args, trainable), batch_size=args.batch_size,
         epochs=args.finetune_epochs if trainable else args.head_epochs,
-        lr=args.finetune_lr if trainable else args.head_lr, weight_decay=0.01 if trainable else 0.0,
-        adam_epsilon=args.adam_epsilon,
+        lr=args.finetune_lr if trainable else args.head_lr, adam_epsilon=args.adam_epsilon,
         max_length=args.max_length, buckets=args.buckets, seed=args.seed)
 
 
@@ -180,46 +170,38 @@ def bert_data(args, data):
     return data
 
 
-def bert_identity(args, data, strategy, variant: str) -> dict:
+def identity(args, data, strategy, variant: str) -> dict:
+    if variant == "scratch":
+        return scratch_identity(args, data, strategy)
     return finetune.identity(bert_recipe(args, variant), bert_data(args, data), strategy, experiment="agnews",
                              patience=args.patience)
 
 
-def run_bert(args, data, strategy, run_dir: Path) -> dict:
+def run_bert(args, encoder, data, strategy, run_dir: Path) -> dict:
     """Trains one pretrained-BERT variant (`run_dir`'s name: hub_frozen, hf_finetune, ...)."""
-    return finetune.run(bert_recipe(args, run_dir.name), bert_data(args, data), strategy, run_dir,
-                        patience=args.patience, verbose=args.verbose, cache=args.hub_cache, config={"args": vars(args)})
-
-
-def identity(args, data, strategy, variant: str) -> dict:
-    return scratch_identity(args, data, strategy) if variant == "scratch" else bert_identity(args, data, strategy, variant)
-
-
-RUNNERS = {"scratch": run_scratch, **{variant: run_bert for variant in VARIANTS[1:]}}
+    return finetune.run(bert_recipe(args, run_dir.name), encoder, bert_data(args, data), strategy, run_dir,
+                        patience=args.patience, verbose=args.verbose, cache=args.hub_cache, experiment="agnews",
+                        args=vars(args))
 
 
 def main(argv=None):
     args = parse_args(argv)
     strategy = distribute.get_strategy(args.strategy)  # first: multi-worker setup must precede other TF work
-    families = {variant.split("_")[0] for variant in args.variants} - {"scratch"}
+    families = {VARIANTS[variant]["family"] for variant in args.variants if VARIANTS[variant]}
     try:
-        if families:
-            encoders.check(args.encoder, families)
-    except (ValueError, OfflineError) as e:
-        sys.exit(f"error: {e}")
-    try:
+        encoder = encoders.resolve(args.encoder, families) if families else None  # once for every variant
         data = ag_news.load(args.data_dir, offline=args.offline, validation_fraction=args.validation_fraction,
                             skip_bad_rows=args.skip_bad_rows)
-    except (OfflineError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
-    except BadRowError as e:
-        sys.exit(f"error: {e}\n(--skip-bad-rows skips such rows and counts them in metrics.json)")
+    except (ValueError, OfflineError, FileNotFoundError) as e:
+        hint = "\n(--skip-bad-rows skips such rows and counts them in metrics.json)" if isinstance(e, BadRowError) else ""
+        sys.exit(f"error: {e}{hint}")
     print(f"AG News from {data.source}: {data.sizes()}")
     if data.skipped:
         print(f"skipped {len(data.skipped)} bad rows, first: {data.skipped.errors[0]}")
-    plans = {args.out / variant: (identity(args, data, strategy, variant),
-                                  functools.partial(RUNNERS[variant], args, data, strategy, args.out / variant))
-             for variant in args.variants}
+    plans = {args.out / variant: (
+        identity(args, data, strategy, variant),
+        functools.partial(run_scratch, args, data, strategy, args.out / variant) if variant == "scratch" else
+        functools.partial(run_bert, args, encoder, data, strategy, args.out / variant)) for variant in args.variants}
     try:
         runs.run_all(plans, args.overwrite)
     except (runs.RunConflict, runs.RunLocked) as e:

@@ -22,11 +22,10 @@ import argparse
 import dataclasses
 import functools
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from tfbert import distribute, encoders, finetune, report, runs
+from tfbert import cli, distribute, encoders, finetune, report, runs
 from tfbert.data import BadRowError, OfflineError, cola
 from tfbert.metrics import MatthewsCorrelation
 from tfbert.train import KEEP_LAST
@@ -47,7 +46,7 @@ SCORES = {  # table header -> key in metrics.json ("test" is in-domain dev)
 
 
 def recipe_cell(name, config, metrics) -> str:
-    recipe = config["recipe"]
+    recipe = config.recipe
     head = "mean pooling" if recipe["family"] == "hub" and recipe["pooling"] == "mean" else "pooled output"
     return "{head}, lr {lr:g}, {epochs} epochs, warmup {warmup:g}, wd {weight_decay:g}, eps {adam_epsilon:g}".format(
         **recipe, head=head)
@@ -67,44 +66,22 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--variants", nargs="+", choices=RECIPES, default=list(RECIPES),
                         help="which recipes to train (default: all)")
-    parser.add_argument("--data-dir", help=f"the raw CoLA folder (default: ${cola.DATA_DIR_VARIABLE}, else tfds)")
-    parser.add_argument("--offline", action="store_true", help="never use the network; needs --data-dir")
-    parser.add_argument("--skip-bad-rows", action="store_true",
-                        help="skip malformed TSV rows (counted in metrics.json) instead of stopping")
-    parser.add_argument("--encoder", default="minilm_l6",
-                        help=f"pretrained encoder: {', '.join(encoders.PRESETS)}, or an HF BERT folder")
+    cli.add_data_options(parser, "the raw CoLA TSVs", cola.DATA_DIR_VARIABLE)
+    cli.add_encoder_options(parser, max_length=64)
     parser.add_argument("--epochs", type=int, help="override the recipes' epochs")
     parser.add_argument("--adam-epsilon", type=float,
                         help="override the recipes' Adam epsilon (Keras' form, see tfbert/optim.py)")
     parser.add_argument("--keep", choices=("best", "last"), default="best",
                         help="the weights scored: the epoch with the best validation MCC, or the last (default: best)")
     parser.add_argument("--train-examples", type=int, help="train on the first N training sentences (quick runs)")
-    parser.add_argument("--batch-size", type=int, default=32, help="batch size per replica (default: 32)")
-    parser.add_argument("--max-length", type=int, default=64, help="WordPiece tokens per sentence (default: 64)")
-    parser.add_argument("--hub-cache", type=Path, help="where TF-Hub exports are kept (default: $TFBERT_CACHE, "
-                        "else ~/.cache/tfbert)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the head, dropout and data order (default: 0)")
-    parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="auto", help="tf.distribute strategy")
-    parser.add_argument("--out", type=Path, default=Path("runs/cola"), help="results folder (default: runs/cola)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="train again into run directories that hold a finished or another run (default: refuse)")
-    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras progress output")
+    cli.add_run_options(parser, out="runs/cola", batch_size=32)
     return parser.parse_args(argv)
-
-
-def majority_baseline(data) -> str:
-    """The table line of a model that always answers the training set's most frequent class."""
-    majority = int(np.bincount(data.train.labels).argmax())
-    cells = []
-    for split in (data.test, data.more_tests["out_of_domain_dev"]):
-        cells += ["0.000", f"{np.mean(split.labels == majority):.3f}"]  # MCC is 0 for a constant answer
-    return f"| always '{data.class_names[majority]}' | - | 0 / 0 | " + " | ".join(cells) + " | - | - | - |"
 
 
 def train(args):
     strategy = distribute.get_strategy(args.strategy)
     try:
-        encoders.check(args.encoder, families={RECIPES[variant]["family"] for variant in args.variants})
+        encoder = encoders.resolve(args.encoder, families={RECIPES[variant]["family"] for variant in args.variants})
         data = cola.load(args.data_dir, offline=args.offline, skip_bad_rows=args.skip_bad_rows)
     except (OfflineError, FileNotFoundError, ValueError) as e:
         hint = "\n(--skip-bad-rows skips such rows and counts them in metrics.json)" if isinstance(e, BadRowError) else ""
@@ -120,8 +97,8 @@ def train(args):
                for variant in args.variants}
 
     def train_one(recipe, run_dir):  # a new MCC metric for each model
-        return finetune.run(recipe, data, strategy, run_dir, verbose=args.verbose, cache=args.hub_cache,
-                            config={"args": vars(args)}, metrics=["accuracy", MatthewsCorrelation()],
+        return finetune.run(recipe, encoder, data, strategy, run_dir, verbose=args.verbose, cache=args.hub_cache,
+                            experiment="cola", args=vars(args), metrics=["accuracy", MatthewsCorrelation()],
                             monitor="val_mcc" if args.keep == "best" else KEEP_LAST)
 
     plans = {args.out / variant: (finetune.identity(recipe, data, strategy, experiment="cola", keep=args.keep),
@@ -132,8 +109,7 @@ def train(args):
     except (runs.RunConflict, runs.RunLocked) as e:
         sys.exit(f"error: {e}")
     if distribute.is_chief(strategy):
-        table = report.render(args.out, COLUMNS, score="mcc").split("\n")
-        print("\n" + "\n".join(table[:2] + [majority_baseline(data)] + table[2:]))
+        print("\n" + report.render(args.out, COLUMNS, score="mcc", baseline=True))
         print(f"\nresults, plots and per-run files: {args.out}/  (verdicts: python -m experiments.cola predict "
               f"--model {args.out / args.variants[-1]})")
 

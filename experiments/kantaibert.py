@@ -17,11 +17,12 @@ once it has finished, prints its results without training; a folder holding anot
 (`--overwrite` replaces it).
 """
 import argparse
+import dataclasses
 import functools
 import sys
 from pathlib import Path
 
-from tfbert import distribute, optim, runs, train
+from tfbert import cli, distribute, runs, train
 from tfbert.data import BadRowError, bpe, kant, mlm
 from tfbert.data.splits import fingerprint
 from tfbert.keras import tf
@@ -42,16 +43,10 @@ def parse_args(argv=None):
     parser.add_argument("--size", choices=sorted(kantaibert.PRESETS), default="book", help="model size (default: book)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs (default: 1, as the book)")
     parser.add_argument("--max-steps", type=int, default=None, help="cut each epoch to this many steps")
-    parser.add_argument("--batch-size", type=int, default=64, help="batch size per replica (default: 64)")
     parser.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (default: 5e-5)")
     parser.add_argument("--warmup-steps", type=int, default=0, help="linear warmup steps (default: 0, as the book)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default: 0, as the book)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds weights, data order and masks (default: 0)")
-    parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="auto", help="tf.distribute strategy")
-    parser.add_argument("--out", type=Path, default=Path("runs/kantaibert"), help="results folder")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="train again in --out if it holds a finished or another run (default: refuse)")
-    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras progress output")
+    cli.add_run_options(parser, out="runs/kantaibert", batch_size=64)
     return parser.parse_args(argv)
 
 
@@ -89,33 +84,27 @@ def pretrain(args, config, strategy, train_lines, held_out_lines, run_dir: Path)
     print(f"{len(train_lines):,} training lines, {len(held_out_lines):,} held out; "
           f"tokenizer vocabulary {tokenizer.vocab_size:,}; {int(train_ids.flat_values.shape[0]):,} training tokens")
 
-    batch_size = args.batch_size * strategy.num_replicas_in_sync
-    steps_per_epoch = optim.train_steps(len(train_lines), batch_size, epochs=1)
-    if args.max_steps:
-        steps_per_epoch = min(steps_per_epoch, args.max_steps)
-    with strategy.scope():
+    trainer = train.Trainer(strategy, args.batch_size, len(train_lines), args.epochs, max_steps=args.max_steps)
+    with trainer.scope():
         model = kantaibert.build_model(config)
-        optimizer = optim.create_adamw(args.lr, steps_per_epoch * args.epochs, args.warmup_steps,
-                                       weight_decay=args.weight_decay)
-        model.compile(optimizer)  # the loss is the model's own (KantaiBert.chosen_token_loss)
-        step = optimizer.iterations  # created here, under the strategy; the data pipeline reads it
-    runs.write_json(run_dir / runs.CONFIG, {
-        "experiment": "kantaibert", "model": config, "args": vars(args), "parameters": kantaibert.count_params(model),
-        "data": {"train_lines": len(train_lines), "held_out_lines": len(held_out_lines)},
-        "tokenizer_vocabulary": tokenizer.vocab_size, "strategy": type(strategy).__name__,
-        "replicas": strategy.num_replicas_in_sync, "global_batch_size": batch_size,
-    })
+    # The loss is the model's own (KantaiBert.chosen_token_loss).
+    trainer.compile(model, args.lr, args.warmup_steps, args.weight_decay)
+    runs.write_config(run_dir, runs.RunConfig(
+        "kantaibert", args.size, f"KantaiBERT RoBERTa ({args.size})", model=dataclasses.asdict(config),
+        data={"train_lines": len(train_lines), "held_out_lines": len(held_out_lines)}, **trainer.header(),
+        parameters=kantaibert.count_params(model), tokenizer_vocabulary=tokenizer.vocab_size, args=vars(args)))
 
+    batch_size, steps_per_epoch = trainer.global_batch_size, trainer.steps_per_epoch
     masking = dict(pad_id=tokenizer.pad_token_id, mask_id=tokenizer.mask_token_id, vocab_size=tokenizer.vocab_size,
                    special_ids=tokenizer.all_special_ids)
-    train_batches = mlm.mlm_batches(train_ids, batch_size, args.seed, lambda: step // steps_per_epoch,
-                                    max_batches=steps_per_epoch, **masking)
+    train_batches = mlm.mlm_batches(train_ids, batch_size, args.seed, trainer.epoch, max_batches=steps_per_epoch,
+                                    **masking)
     held_out = mlm.mlm_batches(held_out_ids, batch_size, args.seed, lambda: tf.constant(-1, tf.int64), **masking)
     examples_per_epoch = min(len(train_lines), steps_per_epoch * batch_size)
     tokens_per_epoch = int(train_ids.flat_values.shape[0]) * examples_per_epoch // len(train_lines)  # expected, if cut
     per_epoch = {"examples": examples_per_epoch, "tokens": tokens_per_epoch}
-    history = train.fit(model, train_batches, held_out, run_dir, args.epochs, monitor="val_loss", mode="min",
-                        per_epoch=per_epoch, verbose=args.verbose)
+    history = trainer.fit(train_batches, held_out, run_dir, monitor="val_loss", mode="min", per_epoch=per_epoch,
+                          verbose=args.verbose)
 
     with runs.atomic(run_dir / "model") as tmp:
         model.save_pretrained(str(tmp))

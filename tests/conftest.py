@@ -66,8 +66,11 @@ TINY_BERT = dict(hidden_size=20, num_attention_heads=5, num_hidden_layers=2, int
                  max_position_embeddings=64, type_vocab_size=2)  # odd sizes: a transposed axis fails loudly
 
 
-def write_tiny_bert(folder, seed=0):
-    """A random HF BERT checkpoint as a PyTorch-named model.safetensors, config.json and vocab.txt."""
+def write_tiny_bert(folder, seed=0, cased=False):
+    """A random HF BERT checkpoint as a PyTorch-named model.safetensors, config.json and vocab.txt.
+
+    `cased`: its vocabulary also has capitalised words, and its tokenizer_config.json says do_lower_case false.
+    """
     import json
     import numpy as np
     from safetensors.numpy import save_file
@@ -76,12 +79,13 @@ def write_tiny_bert(folder, seed=0):
     folder.mkdir(parents=True, exist_ok=True)
     words = sorted({w for topic in TOPIC_WORDS for w in topic} | set(FILLER))
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, "##s", ".", ",", "!"]
+    vocab += [word.title() for word in words] if cased else []
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     (folder / "config.json").write_text(json.dumps({
         "architectures": ["BertModel"], "model_type": "bert", "vocab_size": len(vocab), "hidden_act": "gelu",
         "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "layer_norm_eps": 1e-12,
         "initializer_range": 0.02, "pad_token_id": 0, **TINY_BERT}))
-    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": not cased}))
     rng = np.random.default_rng(seed)
     h, inner = TINY_BERT["hidden_size"], TINY_BERT["intermediate_size"]
     shapes = {"embeddings.word_embeddings.weight": (len(vocab), h),
@@ -109,6 +113,12 @@ def write_tiny_bert(folder, seed=0):
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory):
     return write_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tiny_bert_dir):
+    from tfbert import encoders
+    return encoders.resolve(str(tiny_bert_dir))
 
 
 @pytest.fixture(scope="session")

@@ -67,6 +67,7 @@ def trained_run(tmp_path_factory, tiny_bert_dir):
     return out / "runs", stdout
 
 
+@pytest.mark.slow
 def test_training_prints_mcc_and_accuracy_on_both_dev_sets_beside_the_majority_baseline(trained_run):
     out, stdout = trained_run
     assert "| variant | recipe | trainable / total params | in-domain MCC | in-domain accuracy | out-of-domain MCC |" \
@@ -84,6 +85,7 @@ def test_training_prints_mcc_and_accuracy_on_both_dev_sets_beside_the_majority_b
             range(len(history)), key=lambda e: history[e]["val_mcc"])
 
 
+@pytest.mark.slow
 def test_keep_last_scores_the_last_epoch_whatever_validation_says(tmp_path, tiny_bert_dir):
     data = write_cola(tmp_path / "data")
     code, _, stderr = run_cola("--data-dir", data, "--encoder", tiny_bert_dir, "--variants", "frozen", "--keep", "last",
@@ -94,6 +96,7 @@ def test_keep_last_scores_the_last_epoch_whatever_validation_says(tmp_path, tiny
     assert train.best_epoch(runs.read_json(run / runs.HISTORY), "val_mcc") != 2  # validation would pick another
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["tuned", "mean"])  # HF ids model and TF-Hub strings model
 def test_predict_reads_piped_sentences_and_answers_empty_and_long_input(trained_run, variant):
     out, _ = trained_run
@@ -109,12 +112,14 @@ def test_predict_reads_piped_sentences_and_answers_empty_and_long_input(trained_
     assert lines[3].startswith("(too long: 1200 characters")
 
 
+@pytest.mark.slow
 def test_predict_without_a_trained_model_says_what_to_do(tmp_path):
     code, _, stderr = run_cola("predict", "--model", tmp_path)
     assert code != 0 and "no trained model in" in stderr and "python -m experiments.cola" in stderr
     assert "Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_the_notebook_widget_shows_a_verdict_on_click(trained_run):
     from tfbert.verdict import Judge, widget
     out, _ = trained_run

@@ -47,6 +47,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_workers_on_this_machine_train_together_and_both_finish(ag_news_dir, tmp_path):
     workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
     processes = []

@@ -12,6 +12,7 @@ from experiments import agnews
 NO_DATA_DIR = {"TFBERT_DATA_DIR": ""}
 
 
+@pytest.mark.slow
 def test_help_lists_the_options():
     code, stdout, _ = run_cli("--help")
     assert code == 0
@@ -20,6 +21,7 @@ def test_help_lists_the_options():
         assert option in stdout
 
 
+@pytest.mark.slow
 def test_offline_without_a_data_folder_fails_within_seconds_naming_what_to_pass():
     started = time.time()
     code, _, stderr = run_cli("--offline", env=NO_DATA_DIR)
@@ -27,6 +29,7 @@ def test_offline_without_a_data_folder_fails_within_seconds_naming_what_to_pass(
     assert time.time() - started < 60  # TensorFlow's import is most of it; no network wait
 
 
+@pytest.mark.slow
 def test_a_small_run_prints_the_table_and_writes_the_run_directory(ag_news_dir, tmp_path):
     code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny", "--epochs", "2", "--verbose", "0",
                                    "--batch-size", "8", "--lr", "5e-3", "--out", tmp_path)
@@ -54,6 +57,7 @@ def test_a_small_run_prints_the_table_and_writes_the_run_directory(ag_news_dir, 
     assert metrics["test_accuracy"] > 0.5  # the synthetic task is easy; chance is 0.25
 
 
+@pytest.mark.slow
 def test_the_report_is_redrawn_from_the_files_alone(ag_news_dir, tmp_path):
     code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny", "--epochs", "1", "--verbose", "0",
                                    "--out", tmp_path)
@@ -65,6 +69,7 @@ def test_the_report_is_redrawn_from_the_files_alone(ag_news_dir, tmp_path):
                                                           "confusion_matrix.png"}
 
 
+@pytest.mark.slow
 def test_a_bad_row_stops_the_run_naming_the_file_and_line_unless_skipped(ag_news_dir, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -94,6 +99,7 @@ def test_the_textbook_model_learns_the_real_offline_split_in_one_epoch(tmp_path)
     assert metrics["test_examples"] == 1520 and metrics["test_accuracy"] > 0.6
 
 
+@pytest.mark.slow
 def test_without_a_data_folder_and_without_network_the_default_run_fails_within_seconds():
     from tfbert.data import online
     if online.is_reachable("storage.googleapis.com"):
@@ -104,6 +110,7 @@ def test_without_a_data_folder_and_without_network_the_default_run_fails_within_
     assert time.time() - started < 60  # tfds' own retries would take ~205 s
 
 
+@pytest.mark.slow
 def test_the_bert_variants_run_from_a_local_checkpoint_and_share_one_table(ag_news_dir, tiny_bert_dir, tmp_path):
     code, stdout, stderr = run_cli(
         "--data-dir", ag_news_dir, "--encoder", tiny_bert_dir, "--variants", "hub_frozen", "hf_frozen", "hf_finetune",
@@ -128,6 +135,7 @@ def test_the_bert_variants_run_from_a_local_checkpoint_and_share_one_table(ag_ne
     assert runs.read_json(tmp_path / "hub_frozen" / runs.CONFIG)["recipe"]["pooling"] == "mean"
 
 
+@pytest.mark.slow
 def test_without_a_validation_split_every_training_text_is_used_and_the_last_epoch_is_kept(ag_news_dir, tiny_bert_dir,
                                                                                             tmp_path):
     code, stdout, stderr = run_cli(
@@ -159,6 +167,7 @@ def test_the_hub_head_is_mean_pooling_when_frozen_and_pooled_output_when_fine_tu
     assert agnews.hub_pooling(chosen, trainable=True) == "mean"
 
 
+@pytest.mark.slow
 def test_an_unknown_encoder_fails_at_once_with_the_choices(ag_news_dir):
     code, _, stderr = run_cli("--data-dir", ag_news_dir, "--encoder", "bert-huge", "--variants", "hf_frozen")
     assert code != 0 and "unknown encoder 'bert-huge'; choose one of minilm_l6" in stderr and "Traceback" not in stderr

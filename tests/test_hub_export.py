@@ -76,6 +76,21 @@ def test_a_damaged_export_is_exported_again_with_a_notice(tiny_bert_dir, tmp_pat
     assert outputs["pooled_output"].shape == (3, 20)
 
 
+def test_an_export_does_not_depend_on_what_the_process_seeded_before(tiny_bert_dir, tmp_path):
+    """The encoder's dropout ops take their seeds when the export traces them: two exports made after different
+    seeds must drop the same units, or fine-tuning on an export would depend on the run that happened to make it."""
+    from tfbert.keras import keras
+    dropped = []
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        pair = hub_export.cached_pair(tiny_bert_dir, seq_length=16, cache=tmp_path / f"cache{seed}")
+        inputs = hub.KerasLayer(pair.preprocess)(tf.constant(TEXTS))
+        encoder = hub.KerasLayer(pair.encoder, trainable=True)  # else the layer ignores training=True
+        dropped.append(encoder(inputs, training=True)["sequence_output"].numpy())
+        assert not np.allclose(dropped[-1], encoder(inputs, training=False)["sequence_output"].numpy())  # it drops
+    np.testing.assert_array_equal(*dropped)
+
+
 def test_trainable_is_the_only_difference_between_frozen_and_fine_tuned(tiny_hub_pair):
     from tfbert.keras import keras
     for trainable in (False, True):

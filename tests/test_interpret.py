@@ -1,12 +1,13 @@
 """Interpretability on a tiny random BERT and a tiny scratch model: attention maps, integrated gradients,
 feature projections, the CLI."""
+import dataclasses
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from tfbert import evaluate, finetune, interpret, runs, train
+from tfbert import encoders, evaluate, finetune, interpret, runs, train
 from tfbert.keras import tf
 from tfbert.models import bert, scratch
 
@@ -21,12 +22,13 @@ def write_hf_run(run_dir, tiny_bert_dir, trainable: bool, family="hf"):
 
     Returns the classifier whose weights were saved.
     """
-    classifier = bert.hf_classifier(str(tiny_bert_dir), len(CLASSES), trainable)
+    classifier = bert.hf_classifier(encoders.resolve(str(tiny_bert_dir)), len(CLASSES), trainable, max_length=32)
     rng = np.random.default_rng(1)
     classifier.head.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in classifier.head.get_weights()])
     (classifier.model if trainable else classifier.head).save_weights(str(run_dir / runs.BEST_WEIGHTS))
     recipe = finetune.BertRecipe(family, trainable, encoder=str(tiny_bert_dir), max_length=32)
-    runs.write_json(run_dir / runs.CONFIG, {"variant": recipe.variant, "recipe": recipe, "class_names": CLASSES})
+    runs.write_config(run_dir, runs.RunConfig("agnews", recipe.variant, class_names=CLASSES,
+                                              recipe=dataclasses.asdict(recipe)))
     write_test_predictions(run_dir)
     return classifier
 
@@ -40,7 +42,7 @@ def write_scratch_run(run_dir):
     model = scratch.build_classifier(config)
     model.save(run_dir / "model.keras")
     (run_dir / "vocab.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
-    runs.write_json(run_dir / runs.CONFIG, {"variant": "scratch", "model": config, "class_names": CLASSES})
+    runs.write_config(run_dir, runs.RunConfig("agnews", "scratch", class_names=CLASSES, model=dataclasses.asdict(config)))
     write_test_predictions(run_dir)
     return model, vectorizer
 
@@ -143,6 +145,7 @@ def test_principal_components_find_the_direction_of_the_spread():
     np.testing.assert_allclose(np.abs(points[:, 0]), np.abs((along - along.mean(axis=0)) @ [0.6, 0.8, 0.0]), atol=0.05)
 
 
+@pytest.mark.slow
 def test_the_cli_explains_one_right_and_one_wrong_test_text_and_maps_the_features(hf_run, tmp_path):
     run_dir, _ = hf_run
     out = tmp_path / "pictures"
@@ -158,6 +161,7 @@ def test_the_cli_explains_one_right_and_one_wrong_test_text_and_maps_the_feature
     assert vectors.shape == (4, 20) and metadata[0] == "class\ttext" and metadata[1] == f"World\t{TEXTS[0]}"
 
 
+@pytest.mark.slow
 def test_the_cli_explains_a_scratch_run_too(scratch_run, tmp_path):
     out = tmp_path / "pictures"
     result = subprocess.run([sys.executable, "-m", "experiments.interpret", "--run", str(scratch_run[0]), "--out",

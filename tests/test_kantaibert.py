@@ -130,6 +130,7 @@ def test_a_saved_model_reloads_with_identical_logits_and_fills_masks(tokenizer, 
         kantaibert.fill_mask(model, tokenizer, "No mask here.")
 
 
+@pytest.mark.slow
 def test_the_run_trains_saves_fills_masks_and_resumes_after_a_kill(corpus_dir, tmp_path):
     command = [sys.executable, "-m", "experiments.kantaibert", "--data-dir", str(corpus_dir), "--size", "tiny",
                "--epochs", "3", "--batch-size", "4", "--lr", "1e-3", "--verbose", "0", "--out", str(tmp_path)]

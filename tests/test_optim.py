@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tfbert import optim
+from tfbert import encoders, optim
 from tfbert.keras import tf
 from tfbert.models import scratch
 
@@ -49,7 +49,7 @@ def test_weight_decay_skips_exactly_the_bias_and_layer_norm_variables():
 def test_in_the_hf_bert_classifier_weight_decay_skips_exactly_its_bias_and_layernorm_variables(tiny_bert_dir):
     """The book's parameter groups ("weight_decay_rate" 0.1 on weights, 0 on bias/gamma/beta), done for real."""
     from tfbert.models import bert
-    model = bert.hf_classifier(str(tiny_bert_dir), 2, trainable=True).model
+    model = bert.hf_classifier(encoders.resolve(str(tiny_bert_dir)), 2, trainable=True).model
     optimizer = optim.create_adamw(0.1, 10, 0, weight_decay=0.5)
     before = [v.numpy().copy() for v in model.trainable_variables]
     optimizer.apply_gradients([(tf.zeros_like(v), v) for v in model.trainable_variables])

@@ -21,6 +21,7 @@ def stderr_of(code, **env):
     return result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(tfbert_keras.has_nvidia_driver(), reason="this machine has an NVIDIA driver: TF finds no CUDA error to hide")
 def test_the_cuda_probe_s_error_is_hidden_by_default_and_shown_when_the_user_sets_the_log_level():
     asked = stderr_of(LIST_DEVICES, TF_CPP_MIN_LOG_LEVEL="2")

@@ -2,6 +2,8 @@
 import signal
 import time
 
+import pytest
+
 from tfbert import runs
 
 from conftest import run_cli, start_cli, write_ag_news_csv
@@ -10,6 +12,7 @@ from test_runs import snapshot
 TINY = ["--variants", "scratch", "--preset", "tiny", "--verbose", "0"]
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_not_trained_again_and_another_run_is_refused_unless_overwritten(ag_news_dir, tmp_path):
     common = ["--data-dir", ag_news_dir, *TINY, "--out", tmp_path]
     code, _, stderr = run_cli(*common, "--epochs", "1")
@@ -34,6 +37,7 @@ def test_a_finished_run_is_not_trained_again_and_another_run_is_refused_unless_o
     assert runs.read_json(run_dir / runs.IDENTITY)["identity"]["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_a_second_process_stops_at_once_and_a_killed_run_is_neither_mixed_with_another_nor_locked(tmp_path):
     write_ag_news_csv(tmp_path / "offline_train.csv", 3000, seed=1)  # epochs of ~1 s
     write_ag_news_csv(tmp_path / "offline_test.csv", 200, seed=2)

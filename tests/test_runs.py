@@ -135,3 +135,13 @@ def test_a_second_process_on_a_run_directory_stops_at_once_and_a_killed_holder_b
     holder.communicate(timeout=60)
     with runs.claim(run_dir, IDENTITY) as state:  # the lock file is still there, its lock is not
         assert state == runs.RESUME
+
+
+def test_config_json_is_written_and_read_through_the_run_config_schema(tmp_path):
+    config = runs.RunConfig("agnews", "scratch", "scratch Transformer (tiny)", class_names=["a", "b"],
+                            model={"embed_dim": 12}, data={"train": 3}, class_counts=[2, 1], global_batch_size=8)
+    runs.write_config(tmp_path, config)
+    assert runs.read_config(tmp_path) == config
+    runs.write_json(tmp_path / runs.CONFIG, {"variant": "scratch", "learning_rate": 0.1})
+    with pytest.raises(ValueError, match=rf"{tmp_path / runs.CONFIG}: not a tfbert run config \(unknown: \['learning_rate'\]\)"):
+        runs.read_config(tmp_path)

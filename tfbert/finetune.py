@@ -1,8 +1,11 @@
 """Train a pretrained-BERT classifier, frozen or fine-tuned, TF-Hub or HF, and score it on the test split.
 
     recipe = finetune.BertRecipe(family="hf", trainable=True, epochs=4, lr=5e-5)
-    metrics = finetune.run(recipe, data, strategy, "runs/agnews/hf_finetune")
+    encoder = encoders.resolve(recipe.encoder)    # once per run
+    metrics = finetune.run(recipe, encoder, data, strategy, "runs/agnews/hf_finetune")
 
+The classifier follows `models.classifier.Classifier`: its preprocessor turns every split's texts into
+WordPiece ids once, before training (TF ops on the host), and the model trains on ids only.
 Fine-tuning trains every weight with AdamW + linear warmup/decay (no decay on bias and LayerNorm) on
 batches of texts of similar length (length buckets), each padded to its own longest text.
 Frozen runs compute the encoder's features once (saved in the run directory as features.npz) and train
@@ -19,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tfbert import encoders, evaluate, optim, runs, serving, train
+from tfbert import evaluate, runs, serving, train
 from tfbert.data import pipeline
-from tfbert.data.wordpiece import WordPiece
 from tfbert.keras import keras, tf
 from tfbert.models import bert
+from tfbert.models.classifier import Classifier
 
 FAMILIES = ("hub", "hf")
 
@@ -36,7 +39,7 @@ def splits_of(data) -> dict:
 
 @dataclasses.dataclass
 class BertRecipe:
-    family: str  # "hub" (TF-Hub SavedModels, strings in) or "hf" (TFBertForSequenceClassification, ids in)
+    family: str  # "hub" (TF-Hub preprocessing + encoder SavedModels) or "hf" (TFBertForSequenceClassification)
     trainable: bool  # fine-tune every weight, or train the head on frozen features
     encoder: str = "minilm_l6"  # a preset of `tfbert.encoders`
     pooling: str = "mean"  # hub family: "mean" (masked mean of sequence_output) or "pooled" (pooled_output)
@@ -75,36 +78,6 @@ def identity(recipe: BertRecipe, data, strategy, **settings) -> dict:
             "global_batch_size": recipe.batch_size * strategy.num_replicas_in_sync, "data": data.fingerprint()}
 
 
-def hub_lengths(preprocess, texts, batch_size=1024) -> np.ndarray:
-    """(N,) tokens per text, [CLS] and [SEP] included, as the hub preprocessing model counts them."""
-    import tensorflow_hub as hub
-    layer = hub.KerasLayer(preprocess)
-    return np.concatenate([tf.reduce_sum(layer(tf.constant(texts[i: i + batch_size]))["input_mask"], axis=1).numpy()
-                           for i in range(0, len(texts), batch_size)])
-
-
-def prepare(recipe: BertRecipe, data, cache=None, static_shapes=False):
-    """(build, inputs, lengths, serving kwargs): how the recipe's family builds its model and reads text.
-
-    `static_shapes` (TPUs): hub models keep the preprocessing model's fixed length (no `TrimPadding`).
-    """
-    splits = splits_of(data)
-    num_classes = len(data.class_names)
-    if recipe.family == "hub":
-        pair = encoders.hub_pair(recipe.encoder, recipe.max_length, cache)
-        inputs = {name: tf.constant(split.texts) for name, split in splits.items()}  # (N,) strings
-        lengths = {name: hub_lengths(pair.preprocess, split.texts) for name, split in splits.items()}
-        build = lambda: bert.hub_classifier(  # noqa: E731
-            pair, num_classes, recipe.trainable, recipe.pooling, recipe.dropout, recipe.seed, not static_shapes)
-        return build, inputs, lengths, {}
-    wordpiece = WordPiece(encoders.vocab_file(recipe.encoder), recipe.max_length)
-    ids = {name: tf.cast(wordpiece(tf.constant(split.texts)), tf.int32) for name, split in splits.items()}  # (N, None)
-    lengths = {name: ragged.row_lengths().numpy() for name, ragged in ids.items()}
-    source = encoders.hf_source(recipe.encoder)
-    build = lambda: bert.hf_classifier(source, num_classes, recipe.trainable)  # noqa: E731
-    return build, ids, lengths, {"tokenize": wordpiece.dense, "resources": [wordpiece]}
-
-
 def read_features(path: Path, inputs) -> tuple[dict, float] | None:
     """What `cached_features` saved in `path`, or None (with a notice) if the file is damaged or for other data."""
     try:
@@ -138,64 +111,69 @@ def cached_features(features_model, inputs, lengths, labels, batch_size, path: P
     return features, seconds["train"]
 
 
-def run(recipe: BertRecipe, data, strategy, run_dir, *, patience=None, verbose=1, cache=None, config=None,
-        metrics=("accuracy",), monitor="val_accuracy") -> dict:
+def build(recipe: BertRecipe, encoder, num_classes: int, hub_pair=None) -> Classifier:
+    """The recipe's classifier (call under the strategy's scope); `hub_pair`: the hub family's SavedModels."""
+    if recipe.family == "hub":
+        return bert.hub_classifier(hub_pair, num_classes, recipe.trainable, recipe.pooling, recipe.dropout, recipe.seed)
+    return bert.hf_classifier(encoder, num_classes, recipe.trainable, recipe.max_length)
+
+
+def run(recipe: BertRecipe, encoder, data, strategy, run_dir, *, patience=None, verbose=1, cache=None,
+        experiment="", args=None, metrics=("accuracy",), monitor="val_accuracy") -> dict:
     """Trains `recipe` on `data`; writes the run directory (see the module docstring); returns metrics.json.
 
-    `metrics` are compiled into the model (e.g. `tfbert.metrics.MatthewsCorrelation()`); `monitor`, one of
-    them on the validation split, picks the best epoch. Without a validation split (`data.validation` empty)
-    the last epoch is kept (fine-tuning for a fixed number of epochs).
+    `encoder` is the recipe's `encoders.Encoder`, resolved once by the caller; `experiment` and `args` (the
+    parsed command line) go into config.json. `metrics` are compiled into the model (e.g.
+    `tfbert.metrics.MatthewsCorrelation()`); `monitor`, one of them on the validation split, picks the best epoch.
+    Without a validation split (`data.validation` empty) the last epoch is kept (a fixed number of epochs).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    # Before seeding: a first export builds a randomly initialised encoder, which would move the head's initial
+    # weights, so that a run with an empty cache and a run with a full one would differ.
+    hub_pair = encoder.hub_pair(recipe.max_length, cache) if recipe.family == "hub" else None
     train.set_seed(recipe.seed)
     # TPUs compile one program per shape: fixed lengths and full batches there; elsewhere, the batch's longest text.
     static_shapes = isinstance(strategy, tf.distribute.TPUStrategy)
-    pad_to = recipe.max_length if static_shapes and recipe.family == "hf" else None
-    build, inputs, lengths, serving_kwargs = prepare(recipe, data, cache, static_shapes)
-    labels = {name: split.labels for name, split in splits_of(data).items()}
-    batch_size = recipe.batch_size * strategy.num_replicas_in_sync
-    with strategy.scope():
-        classifier = build()
+    pad_to = recipe.max_length if static_shapes else None
+    splits = splits_of(data)
+    labels = {name: split.labels for name, split in splits.items()}
+    trainer = train.Trainer(strategy, recipe.batch_size, len(data.train), recipe.epochs, full_batches=static_shapes)
+    with trainer.scope():
+        classifier = build(recipe, encoder, len(data.class_names), hub_pair)
+    ids = {name: classifier.ids(split.texts) for name, split in splits.items()}  # (N, None) each, before the model
+    lengths = {name: split_ids.row_lengths().numpy() for name, split_ids in ids.items()}
+    batch_size = trainer.global_batch_size
     feature_seconds = 0.0
     if recipe.trainable:
-        model, train_inputs, val_inputs = classifier.model, inputs["train"], inputs.get("validation")
+        model, inputs = classifier.model, ids
     else:
-        features, feature_seconds = cached_features(classifier.features, inputs, lengths, labels, batch_size,
-                                                    run_dir / "features.npz", pad_to)
-        model, train_inputs, val_inputs = classifier.head, features["train"], features.get("validation")
-    steps_per_epoch = len(data.train) // batch_size if static_shapes else optim.train_steps(len(data.train), batch_size, 1)
-    total_steps = steps_per_epoch * recipe.epochs
-    with strategy.scope():
-        optimizer = optim.create_adamw(recipe.lr, total_steps, int(recipe.warmup * total_steps), recipe.weight_decay,
-                                       epsilon=recipe.adam_epsilon)
-        model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=list(metrics))
-        step = optimizer.iterations  # created here, under the strategy; the data pipeline reads it
-    runs.write_json(run_dir / runs.CONFIG, {
-        "variant": recipe.variant, "model_name": recipe.describe(), "encoder": recipe.encoder, "recipe": recipe,
-        "data": {"source": data.source, **data.sizes()}, "class_names": data.class_names,
-        "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
-        "global_batch_size": batch_size, **(config or {}),
-    })
-
-    def epoch():  # read when each epoch starts, so a resumed run sees the same order
-        return step // steps_per_epoch
+        inputs, feature_seconds = cached_features(classifier.features, ids, lengths, labels, batch_size,
+                                                  run_dir / "features.npz", pad_to)
+        model = classifier.head
+    trainer.compile(model, recipe.lr, int(recipe.warmup * trainer.total_steps), recipe.weight_decay,
+                    recipe.adam_epsilon, keras.losses.SparseCategoricalCrossentropy(from_logits=True), list(metrics))
+    runs.write_config(run_dir, runs.RunConfig(
+        experiment, recipe.variant, recipe.describe(), recipe.encoder, list(data.class_names),
+        recipe=dataclasses.asdict(recipe), data=data.describe(), class_counts=data.class_counts(), **trainer.header(),
+        args=args or {}))
 
     buckets = lengths["train"] if recipe.trainable and recipe.buckets else None
-    train_batches = pipeline.train_batches(train_inputs, labels["train"], batch_size, recipe.seed, epoch,
+    train_batches = pipeline.train_batches(inputs["train"], labels["train"], batch_size, recipe.seed, trainer.epoch,
                                            pad_to if recipe.trainable else None, static_shapes, buckets)
-    if val_inputs is None:  # no validation split
+    if "validation" not in inputs:  # no validation split
         val_batches, monitor = None, train.KEEP_LAST
     else:
         val_order = evaluate.by_length(lengths["validation"])
-        val_batches = pipeline.eval_batches(val_inputs, labels["validation"], batch_size, pad_to, order=val_order)
+        val_batches = pipeline.eval_batches(inputs["validation"], labels["validation"], batch_size, pad_to,
+                                            order=val_order)
     per_epoch = {"examples": len(data.train)}
-    history = train.fit(model, train_batches, val_batches, run_dir, recipe.epochs, monitor=monitor, patience=patience,
-                        per_epoch=per_epoch, verbose=verbose)
+    history = trainer.fit(train_batches, val_batches, run_dir, monitor=monitor, patience=patience,
+                          per_epoch=per_epoch, verbose=verbose)
 
     def predict(name):  # (N, C) probabilities of the best weights
         if not recipe.trainable:
-            return tf.nn.softmax(classifier.head.predict(features[name], batch_size=batch_size, verbose=0)).numpy()
+            return tf.nn.softmax(model.predict(inputs[name], batch_size=batch_size, verbose=0)).numpy()
         order = evaluate.by_length(lengths[name])
         batches = pipeline.eval_batches(inputs[name], labels[name], batch_size, pad_to, order=order)
         return tf.nn.softmax(evaluate.predict_in_order(model, batches, order)).numpy()
@@ -209,7 +187,7 @@ def run(recipe: BertRecipe, data, strategy, run_dir, *, patience=None, verbose=1
         more_scores.update(evaluate.scores(split, more_probabilities, prefix=name))
     summary = train.summary(history, per_epoch, monitor, extra_seconds=feature_seconds)  # 0 when fine-tuning
 
-    serving.export(classifier.model, run_dir / "saved_model", data.class_names, **serving_kwargs)
+    serving.export(classifier, run_dir / "saved_model", data.class_names)
     served = serving.load(run_dir / "saved_model")(data.test.texts[:64])["probabilities"].numpy()
     return evaluate.write_test_results(
         run_dir, data.test, probabilities, data.class_names, **evaluate.parameter_counts(classifier.model),

@@ -1,6 +1,6 @@
 """Any HF BERT checkpoint as the TF-Hub text-encoder pair that `hub.KerasLayer` loads.
 
-    pair = hub_export.cached_pair(encoders.minilm_dir())   # exported once, then reused from the cache
+    pair = encoders.resolve("minilm_l6").hub_pair()          # exported once, then reused from the cache
     preprocess = hub.KerasLayer(pair.preprocess)             # strings -> input_word_ids, input_mask, input_type_ids
     encoder = hub.KerasLayer(pair.encoder, trainable=True)   # -> pooled_output, sequence_output, encoder_outputs
 
@@ -17,7 +17,6 @@ filled up, a damaged copy) is exported again, with a one-line notice.
 import dataclasses
 import json
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -28,11 +27,12 @@ from official.nlp.tools import export_tfhub_lib
 from safetensors.numpy import load_file
 
 from tfbert import runs
-from tfbert.encoders import sha256
 from tfbert.keras import keras, tf
+from tfbert.runs import sha256
 
 CACHE_VARIABLE = "TFBERT_CACHE"
 MARKER = "complete.json"
+EXPORT_SEED = 0  # an export is a function of the checkpoint alone (see `export`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,12 +89,17 @@ def hf_weights_in_encoder_order(hf_dir, config: configs.BertConfig) -> list[np.n
     return weights + [get("pooler.dense.weight").T, get("pooler.dense.bias")]
 
 
-def export(hf_dir, out_dir, seq_length=128) -> HubPair:
-    """Writes `out_dir/preprocess` and `out_dir/encoder` SavedModels from the HF checkpoint in `hf_dir`."""
+def export(hf_dir, out_dir, seq_length=128, lower_case=True) -> HubPair:
+    """Writes `out_dir/preprocess` and `out_dir/encoder` SavedModels from the HF checkpoint in `hf_dir`.
+
+    `lower_case`: the checkpoint's tokenization (`encoders.lower_case`), the same for both model families.
+    TensorFlow is seeded with `EXPORT_SEED` first: the encoder's dropout ops take their seeds from the global
+    seed when they are traced, so without it the exported dropout (and every fine-tuning run on the export)
+    would depend on whatever the process had seeded before. Callers that train afterwards seed again.
+    """
     hf_dir, out_dir = Path(hf_dir), Path(out_dir)
+    keras.utils.set_random_seed(EXPORT_SEED)
     config = bert_config(hf_dir)
-    lower_case = json.loads((hf_dir / "tokenizer_config.json").read_text()).get("do_lower_case", True) \
-        if (hf_dir / "tokenizer_config.json").exists() else True
     encoder = export_tfhub_lib.get_bert_encoder(config)
     encoder.set_weights(hf_weights_in_encoder_order(hf_dir, config))
     with tempfile.TemporaryDirectory() as tmp:
@@ -134,13 +139,14 @@ def damage(folder: Path) -> str | None:
     return None
 
 
-def cached_pair(hf_dir, seq_length=128, cache=None) -> HubPair:
+def cached_pair(hf_dir, seq_length=128, cache=None, lower_case=True) -> HubPair:
     """The TF-Hub pair of `hf_dir`, exported on first use into the cache folder and reused afterwards.
 
     Processes sharing the cache wait for each other (a lock per entry) instead of exporting it twice.
     """
     hf_dir = Path(hf_dir)
     key = f"{sha256(hf_dir / 'model.safetensors')[:16]}-{sha256(hf_dir / 'vocab.txt')[:8]}-len{seq_length}"
+    key += "" if lower_case else "-cased"
     target = Path(cache or cache_dir()) / "hub" / key
     with runs.lock(target.parent / f".{key}.lock", wait=True):
         problem = damage(target)
@@ -149,6 +155,6 @@ def cached_pair(hf_dir, seq_length=128, cache=None) -> HubPair:
                 print(f"notice: the TF-Hub export {target} cannot be used ({problem}); exporting it again",
                       file=sys.stderr)
             with runs.atomic(target) as tmp:
-                export(hf_dir, tmp, seq_length)
+                export(hf_dir, tmp, seq_length, lower_case)
                 runs.write_json(tmp / MARKER, {"files": file_table(tmp)})  # last: the entry is complete
     return HubPair(str(target / "preprocess"), str(target / "encoder"))

@@ -23,9 +23,10 @@ import numpy as np
 
 from tfbert import encoders, evaluate, runs
 from tfbert.data import pipeline
-from tfbert.data.wordpiece import WordPiece, read_vocab
+from tfbert.data.wordpiece import read_vocab
 from tfbert.keras import keras, tf
 from tfbert.models import bert, scratch
+from tfbert.models.classifier import Classifier
 
 
 @dataclasses.dataclass
@@ -67,7 +68,7 @@ def features_in_length_order(features_model, ids, batch_size=64) -> np.ndarray:
 
 def from_run(run_dir):
     """The explainer of a run directory: `ScratchExplainer` for the from-scratch model, else `Explainer` (HF)."""
-    variant = runs.read_json(Path(run_dir) / runs.CONFIG).get("variant")
+    variant = runs.read_config(run_dir).variant
     return (ScratchExplainer if variant == "scratch" else Explainer).from_run(run_dir)
 
 
@@ -75,33 +76,33 @@ class Explainer:
     """A `TFBertForSequenceClassification` and its vocabulary, asked about one text at a time.
 
     Args:
-        classifier: an HF `models.bert.Classifier` (`hf_classifier`); its last layer is the HF model.
+        classifier: an HF classifier (`models.bert.hf_classifier`); its last layer is the HF model, its
+            preprocessor the checkpoint's WordPiece.
         vocab_file: the checkpoint's vocab.txt.
         class_names: the C class names, in label order.
-        max_length: WordPiece tokens per text, [CLS] and [SEP] included.
     """
 
-    def __init__(self, classifier: bert.Classifier, vocab_file, class_names, max_length=128):
+    def __init__(self, classifier: Classifier, vocab_file, class_names):
         self.classifier, self.hf, self.class_names = classifier, classifier.model.layers[-1], list(class_names)
-        self.wordpiece = WordPiece(vocab_file, max_length)
+        self.wordpiece = classifier.preprocessor  # the checkpoint's WordPiece, cased or not as it was trained
         self.vocab = read_vocab(vocab_file)
 
     @classmethod
     def from_run(cls, run_dir):
         """The best weights of a trained HF run directory (config.json and best/ written by `finetune.run`)."""
         run_dir = Path(run_dir)
-        config = runs.read_json(run_dir / runs.CONFIG)
-        recipe = config.get("recipe", {})
+        config = runs.read_config(run_dir)
+        recipe = config.recipe or {}
         if recipe.get("family") != "hf":
-            raise ValueError(f"{run_dir} is a {config.get('variant', 'non-BERT')} run; interpretation needs an HF "
+            raise ValueError(f"{run_dir} is a {config.variant or 'non-BERT'} run; interpretation needs an HF "
                              "run (hf_frozen, hf_finetune, CoLA's tuned) or the scratch model: TF-Hub encoders "
                              "return no attention")
-        classifier = bert.hf_classifier(encoders.hf_source(recipe["encoder"]), len(config["class_names"]),
-                                        recipe["trainable"])
+        encoder = encoders.resolve(recipe["encoder"], families=("hf",))
+        classifier = bert.hf_classifier(encoder, len(config.class_names), recipe["trainable"], recipe["max_length"])
         trained = classifier.model if recipe["trainable"] else classifier.head  # what `finetune.run` trained
         status = trained.load_weights(str(run_dir / runs.BEST_WEIGHTS))
         status.assert_existing_objects_matched().expect_partial()  # every weight restored; the optimizer is not wanted
-        return cls(classifier, encoders.vocab_file(recipe["encoder"]), config["class_names"], recipe["max_length"])
+        return cls(classifier, encoder.vocab_file, config.class_names)
 
     def ids(self, text: str) -> tf.Tensor:
         return tf.cast(self.wordpiece(tf.constant([text])), tf.int32).to_tensor()  # (1, T), no padding
@@ -156,10 +157,9 @@ class ScratchExplainer:
     def from_run(cls, run_dir):
         """The model a finished `scratch` run saved (model.keras holds its best weights) and its vocabulary."""
         run_dir = Path(run_dir)
-        config = runs.read_json(run_dir / runs.CONFIG)
+        config = runs.read_config(run_dir)
         model = keras.models.load_model(str(run_dir / "model.keras"), compile=False)
-        return cls(model, read_vocab(run_dir / "vocab.txt"), config["class_names"],
-                   scratch.ScratchConfig(**config["model"]))
+        return cls(model, read_vocab(run_dir / "vocab.txt"), config.class_names, scratch.ScratchConfig(**config.model))
 
     def ids(self, text: str) -> tf.Tensor:
         ids = scratch.encode(self.vectorizer, [text], self.config).to_tensor()  # (1, T)

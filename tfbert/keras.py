@@ -37,7 +37,7 @@ def has_nvidia_driver() -> bool:
 
 
 def _find_devices_quietly():
-    """Lists the physical devices (TF probes CUDA then) with C++'s stderr caught, and repeats all but the probe's lines."""
+    """Lists the physical devices (TF probes CUDA then) with C++'s stderr caught; repeats all but the probe's lines."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as caught:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -13,11 +14,11 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tfbert import evaluate, runs  # noqa: E402
 
-# Table columns: header -> cell from (run directory name, config.json, metrics.json).
+# Table columns: header -> cell from (run directory name, config.json as a runs.RunConfig, metrics.json).
 CELLS = {
     "variant": lambda name, config, metrics: name,
-    "model": lambda name, config, metrics: config.get("model_name", "?"),
-    "encoder": lambda name, config, metrics: config.get("encoder", "-"),
+    "model": lambda name, config, metrics: config.model_name or "?",
+    "encoder": lambda name, config, metrics: config.encoder,
     "trainable / total params": lambda name, config, metrics:
         f"{metrics['trainable_params']:,} / {metrics['total_params']:,}",
     "test accuracy": lambda name, config, metrics: f"{metrics['test_accuracy']:.4f}",
@@ -33,11 +34,36 @@ def run_dirs(out_dir) -> list[Path]:
     return sorted(p.parent for p in Path(out_dir).glob(f"*/{runs.METRICS}"))
 
 
-def results_table(dirs, columns=COLUMNS) -> str:
-    """A Markdown table, one row per run directory."""
+def majority_baseline(run_dir, columns) -> str:
+    """The table line of a model that always answers the most frequent training class (its MCC is 0), scored on
+    the labels of `run_dir`'s predictions files; cells it has no value for are "-"."""
+    run_dir = Path(run_dir)
+    config = runs.read_config(run_dir)
+    majority = int(np.argmax(config.class_counts))
+    metrics = {"trainable_params": 0, "total_params": 0}
+    scored = {"test": run_dir / runs.PREDICTIONS,
+              **{path.stem.removeprefix("predictions_"): path for path in sorted(run_dir.glob("predictions_*.csv"))}}
+    for prefix, path in scored.items():
+        _, labels, _ = evaluate.read_predictions(path)
+        metrics[f"{prefix}_accuracy"] = float(np.mean(labels == majority))
+        if len(config.class_names) == 2:
+            metrics[f"{prefix}_mcc"] = 0.0
+
+    def cell(column):
+        try:
+            return column(f"always '{config.class_names[majority]}'", None, metrics)
+        except (AttributeError, KeyError, TypeError):  # a value a constant answer does not have
+            return "-"
+    return "| " + " | ".join(cell(column) for _, column in columns) + " |"
+
+
+def results_table(dirs, columns=COLUMNS, baseline=False) -> str:
+    """A Markdown table, one row per run directory (after the majority baseline's, with `baseline`)."""
     lines = ["| " + " | ".join(header for header, _ in columns) + " |", "|" + "---|" * len(columns)]
+    if baseline:
+        lines.append(majority_baseline(dirs[0], columns))
     for run_dir in map(Path, dirs):
-        config, metrics = runs.read_json(run_dir / runs.CONFIG), runs.read_json(run_dir / runs.METRICS)
+        config, metrics = runs.read_config(run_dir), runs.read_json(run_dir / runs.METRICS)
         lines.append("| " + " | ".join(cell(run_dir.name, config, metrics) for _, cell in columns) + " |")
     return "\n".join(lines)
 
@@ -64,7 +90,7 @@ def plot_learning_curves(run_dir, score="accuracy"):
 
 def plot_confusion_matrix(run_dir):
     run_dir = Path(run_dir)
-    class_names = runs.read_json(run_dir / runs.CONFIG)["class_names"]
+    class_names = runs.read_config(run_dir).class_names
     _, labels, predictions = evaluate.read_predictions(run_dir / runs.PREDICTIONS)
     matrix = evaluate.confusion_matrix(labels, predictions, len(class_names))
     fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -90,8 +116,11 @@ def plot_accuracy(dirs, path, score="test_accuracy"):
     runs.save_figure(fig, path)
 
 
-def render(out_dir, columns=COLUMNS, score="accuracy") -> str:
-    """Writes every run's plots, the chart of test `score` and results.md in `out_dir`; returns the table."""
+def render(out_dir, columns=COLUMNS, score="accuracy", baseline=False) -> str:
+    """Writes every run's plots, the chart of test `score` and results.md in `out_dir`; returns the table.
+
+    `baseline`: the table's first line is the model that always answers the most frequent training class.
+    """
     out_dir = Path(out_dir)
     dirs = run_dirs(out_dir)
     if not dirs:
@@ -100,7 +129,7 @@ def render(out_dir, columns=COLUMNS, score="accuracy") -> str:
         plot_learning_curves(run_dir, score)
         plot_confusion_matrix(run_dir)
     plot_accuracy(dirs, out_dir / f"{score}.png", f"test_{score}")
-    table = results_table(dirs, columns)
+    table = results_table(dirs, columns, baseline)
     runs.write_text(out_dir / "results.md", table + "\n")
     return table
 

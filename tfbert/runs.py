@@ -11,7 +11,7 @@ recipe, seed, ...), written before anything else. Starting a run on a directory 
 | nothing | a new run |
 | the same run, unfinished | it resumes (the backup and the history continue) |
 | the same run, finished (`metrics.json`) | nothing is trained: `claim` says FINISHED |
-| another run, or files that are not a run | `RunConflict` before anything is touched: the settings that differ, and the ways on |
+| another run, or files that are not a run | `RunConflict` before anything is touched: what differs, the ways on |
 
 `overwrite=True` empties the directory and starts again. While a run trains, its directory is locked
 (`.lock`, a `flock` the kernel releases when the process ends, however it ends): a second process on
@@ -24,12 +24,14 @@ import contextlib
 import dataclasses
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 
-IDENTITY, CONFIG, HISTORY, METRICS, PREDICTIONS = "run.json", "config.json", "history.json", "metrics.json", "predictions.csv"
+IDENTITY, CONFIG, HISTORY, METRICS = "run.json", "config.json", "history.json", "metrics.json"
+PREDICTIONS = "predictions.csv"
 BEST, WEIGHTS = "best", "weights"  # a folder, and the TF checkpoint prefix in it (h5 does not reload under Mirrored)
 BEST_WEIGHTS = f"{BEST}/{WEIGHTS}"
 LOCK = ".lock"
@@ -117,6 +119,55 @@ def _jsonable(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- config.json --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """config.json: what a run is, written when it starts; reports, `interpret`, `verdict` and tests read it back.
+
+    Fields that a kind of run does not have stay at their defaults (a scratch run has no recipe).
+    """
+    experiment: str = ""  # agnews, cola, kantaibert
+    variant: str = ""  # scratch, hub_frozen, hf_finetune, tuned, ... (KantaiBERT: its size)
+    model_name: str = ""  # how tables name the model
+    encoder: str = "none"  # the pretrained encoder's name or folder
+    class_names: list = dataclasses.field(default_factory=list)
+    recipe: dict | None = None  # BERT runs: `finetune.BertRecipe`'s fields
+    model: dict | None = None  # scratch and KantaiBERT runs: the model config's fields
+    data: dict = dataclasses.field(default_factory=dict)  # source and split sizes
+    class_counts: list = dataclasses.field(default_factory=list)  # training examples per class
+    strategy: str = ""
+    replicas: int = 1
+    global_batch_size: int = 0
+    parameters: int | None = None  # KantaiBERT
+    tokenizer_vocabulary: int | None = None  # KantaiBERT
+    args: dict = dataclasses.field(default_factory=dict)  # the command line, as parsed
+
+
+def write_config(run_dir, config: RunConfig):
+    write_json(Path(run_dir) / CONFIG, config)
+
+
+def read_config(run_dir) -> RunConfig:
+    """The run's config.json; a file of another shape is a ValueError naming it."""
+    path = Path(run_dir) / CONFIG
+    values = read_json(path)
+    fields = {field.name for field in dataclasses.fields(RunConfig)}
+    if not isinstance(values, dict) or set(values) - fields:
+        unknown = sorted(set(values) - fields) if isinstance(values, dict) else type(values).__name__
+        raise ValueError(f"{path}: not a tfbert run config (unknown: {unknown})")
+    return RunConfig(**values)
 
 
 # --- locks --------------------------------------------------------------------------------------------------

@@ -1,37 +1,39 @@
 """A trained classifier as a SavedModel that takes raw strings: the tokenizer travels with the weights.
 
-    serving.export(model, "runs/agnews/best_model", class_names, tokenize=wordpiece.dense, resources=[wordpiece])
-    serve = serving.load("runs/agnews/best_model")
+    serving.export(classifier, "runs/agnews/hf_finetune/saved_model", class_names)   # a `models.Classifier`
+    serve = serving.load("runs/agnews/hf_finetune/saved_model")
     serve(tf.constant(["Stocks rally as oil falls"]))  # {"probabilities": (B, C), "label": (B,), "class_name": (B,)}
 
-The `serving_default` signature is what TF Serving, `saved_model_cli` and TFLite converters read.
+The trained model takes token ids; the SavedModel joins the classifier's preprocessor (strings -> ids)
+in front of it. The `serving_default` signature is what TF Serving, `saved_model_cli` and TFLite
+converters read; plain TensorFlow loads it once `tensorflow_text` is imported.
 """
 from tfbert import runs
 from tfbert.keras import tf
 
 
 class TextClassifier(tf.Module):
-    """`tokenize` (strings -> model inputs; None for a model that takes strings) then `model`.
+    """A classifier's preprocessor (strings -> padded ids), then its model (ids -> logits), then softmax.
 
-    `resources` are the objects whose tables `tokenize` uses (a WordPiece, a TextVectorization):
-    tracked here, they are saved with the module.
+    The preprocessor is a tf.Module holding its tables (WordPiece, TextVectorization, the TF-Hub
+    preprocessing model): tracked here, they are saved with the module.
     """
 
-    def __init__(self, model, class_names, tokenize=None, resources=()):
+    def __init__(self, classifier, class_names):
         super().__init__(name="text_classifier")
-        self.model, self.tokenize, self.resources = model, tokenize, list(resources)
+        self.model, self.preprocessor, self.tokenize = classifier.model, classifier.preprocessor, classifier.tokenize
         self.class_names = tf.constant(list(class_names))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text):
-        inputs = text if self.tokenize is None else self.tokenize(text)
-        probabilities = tf.nn.softmax(self.model(inputs, training=False), axis=-1)  # (B, C)
+        probabilities = tf.nn.softmax(self.model(self.tokenize(text), training=False), axis=-1)  # (B, C)
         label = tf.argmax(probabilities, axis=-1, output_type=tf.int32)  # (B,)
         return {"probabilities": probabilities, "label": label, "class_name": tf.gather(self.class_names, label)}
 
 
-def export(model, path, class_names, tokenize=None, resources=()):
-    module = TextClassifier(model, class_names, tokenize, resources)
+def export(classifier, path, class_names):
+    """Writes the raw-string SavedModel of `classifier` (a `models.classifier.Classifier`) to `path`."""
+    module = TextClassifier(classifier, class_names)
     with runs.atomic(path) as tmp:
         tf.saved_model.save(module, str(tmp), signatures={"serving_default": module.serve})
 

@@ -1,7 +1,8 @@
 """Keras `fit` with what a long run needs: a progress bar, TensorBoard, resume after a kill,
 the best weights by validation score, optional early stopping, and a history on disk.
 
-    history = train.fit(model, train_batches, validation_batches, run_dir, epochs=10)
+    trainer = train.Trainer(strategy, batch_size=32, examples=len(data.train), epochs=10)   # what every run sets up
+    history = trainer.fit(train_batches, validation_batches, run_dir)
 
 Resuming is `BackupAndRestore`: start the same command again and training continues from the last
 finished epoch. What else must survive a kill lives in files, not in memory (see `RunLog`).
@@ -9,7 +10,7 @@ finished epoch. What else must survive a kill lives in files, not in memory (see
 import time
 from pathlib import Path
 
-from tfbert import runs
+from tfbert import optim, runs
 from tfbert.keras import keras
 
 # The monitor that keeps the last epoch (every epoch's number beats the one before): fixed-epoch training,
@@ -129,3 +130,63 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
     if log.epochs is None:  # restarted after the last epoch's backup: nothing was left to train
         return runs.read_json(run_dir / runs.HISTORY)
     return log.epochs
+
+
+class Trainer:
+    """What every training run does the same way, written once: the global batch (per-replica batch ×
+    replicas), the steps per epoch, AdamW compiled under the strategy, the data order by epoch that makes
+    a resume exact, the config header and `fit`. An experiment states only what differs: model, data, loss,
+    metrics, recipe. An option every training run must honour belongs here (and in `tfbert.cli`).
+
+        trainer = train.Trainer(strategy, batch_size=32, examples=len(data.train), epochs=4)
+        with trainer.scope():
+            model = build()
+        trainer.compile(model, lr=5e-5, warmup_steps=trainer.total_steps // 10, loss=loss, metrics=["accuracy"])
+        batches = pipeline.train_batches(ids, labels, trainer.global_batch_size, seed, trainer.epoch)
+        history = trainer.fit(batches, validation_batches, run_dir, per_epoch={"examples": len(data.train)})
+
+    Args:
+        strategy: the `tf.distribute` strategy everything is built under.
+        batch_size: per replica.
+        examples: training examples per epoch.
+        epochs: the most epochs.
+        max_steps: cut each epoch to this many steps.
+        full_batches: count only full batches (static shapes drop the last partial one).
+    """
+
+    def __init__(self, strategy, batch_size: int, examples: int, epochs: int, max_steps=None, full_batches=False):
+        self.strategy, self.epochs = strategy, epochs
+        self.global_batch_size = batch_size * strategy.num_replicas_in_sync
+        batch = self.global_batch_size
+        steps = examples // batch if full_batches else optim.train_steps(examples, batch, epochs=1)
+        self.steps_per_epoch = min(steps, max_steps) if max_steps else steps
+        self.model = self.step = None
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.epochs
+
+    def scope(self):
+        """Build models in `with trainer.scope():` so their variables live where the strategy wants them."""
+        return self.strategy.scope()
+
+    def compile(self, model, lr, warmup_steps=0, weight_decay=0.01, epsilon=1e-6, loss=None, metrics=None):
+        """Compiles `model` with AdamW (warmup to `lr`, then linear decay to 0 over `total_steps`)."""
+        with self.strategy.scope():
+            optimizer = optim.create_adamw(lr, self.total_steps, warmup_steps, weight_decay, epsilon=epsilon)
+            model.compile(optimizer, loss, metrics=metrics)
+            self.step = optimizer.iterations  # created here, under the strategy; the data pipeline reads it
+        self.model = model
+
+    def epoch(self):
+        """The epoch about to start, read by the data pipeline as each epoch starts: a resumed run sees the same order."""
+        return self.step // self.steps_per_epoch
+
+    def header(self) -> dict:
+        """config.json's account of how the run was distributed."""
+        return {"strategy": type(self.strategy).__name__, "replicas": self.strategy.num_replicas_in_sync,
+                "global_batch_size": self.global_batch_size}
+
+    def fit(self, train_batches, validation_batches, run_dir, **kwargs) -> list[dict]:
+        """`fit` (below) on the compiled model, for `self.epochs` epochs."""
+        return fit(self.model, train_batches, validation_batches, run_dir, self.epochs, **kwargs)

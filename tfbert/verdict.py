@@ -25,7 +25,7 @@ class Judge:
             raise FileNotFoundError(f"no trained model in {run_dir} (expected {run_dir / 'saved_model'}); "
                                     "train one with: python -m experiments.cola")
         self.serve = serving.load(run_dir / "saved_model")
-        self.max_length = runs.read_json(run_dir / runs.CONFIG)["recipe"]["max_length"]
+        self.max_length = runs.read_config(run_dir).recipe["max_length"]
 
     def __call__(self, sentence: str) -> str:
         text = sentence.strip()

@@ -40,7 +40,16 @@ class TextClassificationData:
     def fingerprint(self) -> str:
         """Of every split's texts and labels: two runs with equal fingerprints saw the same data."""
         splits = {"train": self.train, "validation": self.validation, "test": self.test, **self.more_tests}
-        return fingerprint(self.class_names, *[part for split in splits.values() for part in (split.texts, split.labels)])
+        parts = [part for split in splits.values() for part in (split.texts, split.labels)]
+        return fingerprint(self.class_names, *parts)
+
+    def class_counts(self) -> list[int]:
+        """Training examples per class."""
+        return np.bincount(self.train.labels, minlength=len(self.class_names)).tolist()
+
+    def describe(self) -> dict:
+        """config.json's account of the data: where it came from and the split sizes."""
+        return {"source": self.source, **self.sizes()}
 
     def sizes(self):
         return {"train": len(self.train), "validation": len(self.validation), self.test_name: len(self.test),

@@ -9,6 +9,7 @@ import dataclasses
 
 from tfbert.keras import keras, tf
 from tfbert.layers import MaskedMeanPooling, SeededDropout, TokenAndPositionEmbedding, TransformerBlock
+from tfbert.models.classifier import Classifier
 
 
 @dataclasses.dataclass
@@ -44,7 +45,28 @@ def build_vectorizer(config: ScratchConfig, texts) -> keras.layers.TextVectoriza
 
 def encode(vectorizer, texts, config: ScratchConfig) -> tf.RaggedTensor:
     """(N, <= max_length) ragged token ids for `texts`."""
-    return vectorizer(tf.convert_to_tensor(texts))[:, : config.max_length]
+    return Vectorize(vectorizer, config.max_length)(texts)
+
+
+class Vectorize(tf.Module):
+    """The scratch model's preprocessor: (B,) strings -> (B, <= max_length) ragged word ids, 0 = padding."""
+
+    def __init__(self, vectorizer: keras.layers.TextVectorization, max_length: int):
+        super().__init__(name="vectorize")  # a tf.Module: the vocabulary table is saved with a SavedModel holding it
+        self.vectorizer, self.max_length = vectorizer, max_length
+
+    def __call__(self, texts) -> tf.RaggedTensor:
+        return self.vectorizer(tf.convert_to_tensor(texts))[:, : self.max_length]  # (B, <= max_length)
+
+
+def classifier(config: ScratchConfig, vectorizer) -> Classifier:
+    """The from-scratch model in the classifier contract: `Vectorize`, then `build_classifier`'s model, whose
+    features are the pooled block output and whose head is dropout -> Dense(relu) -> dropout -> logits."""
+    model = build_classifier(config)
+    layers = layers_of(model)
+    pooled = keras.Input((config.embed_dim,), name="features")
+    return Classifier(Vectorize(vectorizer, config.max_length), model,
+                      keras.Model(model.inputs, layers["pooling"].output), keras.Model(pooled, head(layers, pooled)))
 
 
 def build_classifier(config: ScratchConfig) -> keras.Model:

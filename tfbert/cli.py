@@ -1,0 +1,43 @@
+"""The command-line options every experiment shares, defined once.
+
+    parser = argparse.ArgumentParser(...)
+    cli.add_data_options(parser, "AG News CSVs", ag_news.DATA_DIR_VARIABLE)
+    cli.add_encoder_options(parser, max_length=128)
+    cli.add_run_options(parser, out="runs/agnews", batch_size=32)
+
+An option that every training run must honour (a precision policy, say) is added in `add_run_options`
+and read by `train.Trainer`.
+"""
+import argparse
+from pathlib import Path
+
+from tfbert import distribute, encoders
+
+
+def add_data_options(parser: argparse.ArgumentParser, what: str, variable: str, skip_bad_rows=True):
+    parser.add_argument("--data-dir", help=f"folder of {what} (default: ${variable}, else online)")
+    parser.add_argument("--offline", action="store_true", help="never use the network; needs --data-dir")
+    if skip_bad_rows:
+        parser.add_argument("--skip-bad-rows", action="store_true",
+                            help="skip malformed rows (counted in metrics.json) instead of stopping")
+
+
+def add_encoder_options(parser, max_length: int):
+    parser.add_argument("--encoder", default="minilm_l6", help=f"pretrained encoder: {', '.join(encoders.PRESETS)}, "
+                        "or a local HF BERT folder (default: minilm_l6, offline)")
+    parser.add_argument("--max-length", type=int, default=max_length,
+                        help=f"WordPiece tokens per text, [CLS] and [SEP] included (default: {max_length})")
+    parser.add_argument("--hub-cache", type=Path, help="where TF-Hub exports are kept (default: $TFBERT_CACHE, "
+                        "else ~/.cache/tfbert)")
+
+
+def add_run_options(parser, out: str, batch_size: int):
+    parser.add_argument("--batch-size", type=int, default=batch_size,
+                        help=f"batch size per replica (default: {batch_size})")
+    parser.add_argument("--seed", type=int, default=0, help="seeds weights, dropout and data order (default: 0)")
+    parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="auto",
+                        help="tf.distribute strategy (default: auto = TPU, else GPUs, else CPU)")
+    parser.add_argument("--out", type=Path, default=Path(out), help=f"results folder (default: {out})")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train again where the results folder holds a finished or another run (default: refuse)")
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras progress output (default: 1)")
