@@ -53,6 +53,7 @@ def test_hf_classifier_equals_the_hf_model_it_wraps(tiny_bert_dir, tiny_encoder)
                                hf(dict(batch)).logits.numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_raw_string_saved_models_reload_with_the_same_predictions(tiny_encoder, tiny_hub_pair, tmp_path):
     hf = bert.hf_classifier(tiny_encoder, 4, trainable=True, max_length=32)
     hub_ = bert.hub_classifier(tiny_hub_pair, 4, trainable=True)

@@ -31,6 +31,7 @@ def test_auto_on_a_machine_without_accelerators_is_the_default_strategy():
     assert distribute.is_chief(distribute.get_strategy("auto"))
 
 
+@pytest.mark.slow
 def test_mirrored_over_two_cpus_trains_with_the_global_batch_split_across_replicas(ag_news_dir, tmp_path):
     strategy = distribute.get_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
     args = agnews.parse_args(["--variants", "scratch", "--preset", "tiny", "--epochs", "2", "--batch-size", "8", "--lr", "5e-3", "--verbose", "0"])

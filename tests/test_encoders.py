@@ -55,6 +55,7 @@ def test_wordpiece_in_tensorflow_equals_the_hf_tokenizer_on_every_ag_news_text()
     assert len(texts) == 7600 and not mismatches, mismatches[:3]
 
 
+@pytest.mark.slow
 def test_both_families_tokenize_a_cased_checkpoint_as_it_was_trained(tmp_path):
     from transformers import BertTokenizerFast
     import tensorflow_hub as hub

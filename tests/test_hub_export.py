@@ -63,6 +63,7 @@ def test_an_export_is_cached_and_reused(tiny_bert_dir, tmp_path, monkeypatch):
     assert entries == [first.encoder.split("/")[-2]]  # no temporary left
 
 
+@pytest.mark.slow
 def test_a_damaged_export_is_exported_again_with_a_notice(tiny_bert_dir, tmp_path, capfd):
     pair = hub_export.cached_pair(tiny_bert_dir, seq_length=16, cache=tmp_path)
     graph = tmp_path / "hub" / pair.encoder.split("/")[-2] / "encoder" / "saved_model.pb"
@@ -76,6 +77,7 @@ def test_a_damaged_export_is_exported_again_with_a_notice(tiny_bert_dir, tmp_pat
     assert outputs["pooled_output"].shape == (3, 20)
 
 
+@pytest.mark.slow
 def test_an_export_does_not_depend_on_what_the_process_seeded_before(tiny_bert_dir, tmp_path):
     """The encoder's dropout ops take their seeds when the export traces them: two exports made after different
     seeds must drop the same units, or fine-tuning on an export would depend on the run that happened to make it."""
