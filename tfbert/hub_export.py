@@ -113,10 +113,15 @@ def export(hf_dir, out_dir, seq_length=128, lower_case=True) -> HubPair:
     return HubPair(str(out_dir / "preprocess"), str(out_dir / "encoder"))
 
 
+def files(folder: Path) -> list[str]:
+    """Every file under `folder` but the marker, relative to it."""
+    paths = sorted(path for path in folder.rglob("*") if path.is_file() and path.name != MARKER)
+    return [str(path.relative_to(folder)) for path in paths]
+
+
 def file_table(folder: Path) -> dict:
     """{relative path: {"size", "sha256"}} of every file under `folder` but the marker."""
-    return {str(path.relative_to(folder)): {"size": path.stat().st_size, "sha256": sha256(path)}
-            for path in sorted(folder.rglob("*")) if path.is_file() and path.name != MARKER}
+    return {name: {"size": (folder / name).stat().st_size, "sha256": sha256(folder / name)} for name in files(folder)}
 
 
 def damage(folder: Path) -> str | None:
@@ -127,7 +132,7 @@ def damage(folder: Path) -> str | None:
         expected = json.loads((folder / MARKER).read_text())["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return f"no readable {MARKER}"
-    found = {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file() and path.name != MARKER}
+    found = set(files(folder))
     if found != set(expected):
         return f"files {sorted(found ^ set(expected))[:3]} differ from {MARKER}"
     for name, recorded in expected.items():

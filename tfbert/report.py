@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tfbert import evaluate, runs  # noqa: E402
+from tfbert.data.splits import Split  # noqa: E402
 
 # Table columns: header -> cell from (run directory name, config.json as a runs.RunConfig, metrics.json).
 CELLS = {
@@ -44,10 +45,9 @@ def majority_baseline(run_dir, columns) -> str:
     scored = {"test": run_dir / runs.PREDICTIONS,
               **{path.stem.removeprefix("predictions_"): path for path in sorted(run_dir.glob("predictions_*.csv"))}}
     for prefix, path in scored.items():
-        _, labels, _ = evaluate.read_predictions(path)
-        metrics[f"{prefix}_accuracy"] = float(np.mean(labels == majority))
-        if len(config.class_names) == 2:
-            metrics[f"{prefix}_mcc"] = 0.0
+        texts, labels, _ = evaluate.read_predictions(path)
+        always = np.eye(len(config.class_names))[np.full(len(labels), majority)]  # (N, C): certain of the majority
+        metrics.update(evaluate.scores(Split(texts, labels), always, prefix))
 
     def cell(column):
         try:
