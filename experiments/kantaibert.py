@@ -46,6 +46,9 @@ def parse_args(argv=None):
     parser.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (default: 5e-5)")
     parser.add_argument("--warmup-steps", type=int, default=0, help="linear warmup steps (default: 0, as the book)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default: 0, as the book)")
+    parser.add_argument("--adam-epsilon", type=float, default=1e-6,
+                        help="Adam epsilon, in Keras' form: see tfbert/optim.py (default: %(default)g; the PyTorch "
+                        "peer's is 1e-8)")
     cli.add_run_options(parser, out="runs/kantaibert", batch_size=64)
     return parser.parse_args(argv)
 
@@ -69,7 +72,7 @@ def encode(tokenizer, lines, block_size) -> tf.RaggedTensor:
 
 def identity(args, config, strategy, train_lines, held_out_lines) -> dict:
     """The settings that define a pretraining run (run.json): a run directory holds one run of these."""
-    settings = ("epochs", "max_steps", "lr", "warmup_steps", "weight_decay", "seed")
+    settings = ("epochs", "max_steps", "lr", "warmup_steps", "weight_decay", "adam_epsilon", "seed")
     return {"experiment": "kantaibert", "model": config, **{name: getattr(args, name) for name in settings},
             "global_batch_size": args.batch_size * strategy.num_replicas_in_sync,
             "data": fingerprint(train_lines, held_out_lines)}
@@ -88,7 +91,7 @@ def pretrain(args, config, strategy, train_lines, held_out_lines, run_dir: Path)
     with trainer.scope():
         model = kantaibert.build_model(config)
     # The loss is the model's own (KantaiBert.chosen_token_loss).
-    trainer.compile(model, args.lr, args.warmup_steps, args.weight_decay)
+    trainer.compile(model, args.lr, args.warmup_steps, args.weight_decay, args.adam_epsilon)
     runs.write_config(run_dir, runs.RunConfig(
         "kantaibert", args.size, f"KantaiBERT RoBERTa ({args.size})", model=dataclasses.asdict(config),
         data={"train_lines": len(train_lines), "held_out_lines": len(held_out_lines)}, **trainer.header(),
