@@ -102,7 +102,7 @@ def scratch_config(args, data) -> scratch.ScratchConfig:
 def scratch_identity(args, data, strategy) -> dict:
     """The settings that define a scratch run (run.json): a run directory holds one run of these."""
     return {"experiment": "agnews", "variant": "scratch", "model": scratch_config(args, data), "epochs": args.epochs,
-            "lr": args.lr, "weight_decay": args.weight_decay, "patience": args.patience,
+            "lr": args.lr, "weight_decay": args.weight_decay, "patience": args.patience, **cli.compute(args).identity(),
             "global_batch_size": args.batch_size * strategy.num_replicas_in_sync, "data": data.fingerprint()}
 
 
@@ -111,7 +111,7 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
     config = scratch_config(args, data)
     train.set_seed(args.seed)
     vectorizer = scratch.build_vectorizer(config, data.train.texts)  # the vocabulary comes from train only
-    trainer = train.Trainer(strategy, args.batch_size, len(data.train), args.epochs)
+    trainer = train.Trainer(strategy, args.batch_size, len(data.train), args.epochs, compute=cli.compute(args))
     with trainer.scope():
         classifier = scratch.classifier(config, vectorizer)
     splits = {"train": data.train, "validation": data.validation, "test": data.test}
@@ -124,21 +124,25 @@ def run_scratch(args, data, strategy, run_dir: Path) -> dict:
         args=vars(args)))
     runs.write_text(run_dir / "vocab.txt", "\n".join(vectorizer.get_vocabulary()) + "\n")
 
-    batch_size = trainer.global_batch_size
+    batch_size, static_shapes = trainer.global_batch_size, trainer.static_shapes
+    pad_lengths = trainer.pad_lengths(config.max_length)  # None: each batch padded to its longest text
     validation, monitor = None, train.KEEP_LAST  # --validation-fraction 0
     if "validation" in ids:
-        validation = pipeline.eval_batches(ids["validation"], data.validation.labels, batch_size)
+        validation = pipeline.eval_batches(ids["validation"], data.validation.labels, batch_size, pad_lengths,
+                                           static_shapes)
         monitor = "val_accuracy"
-    train_batches = pipeline.train_batches(ids["train"], data.train.labels, batch_size, args.seed, trainer.epoch)
+    train_batches = pipeline.train_batches(ids["train"], data.train.labels, batch_size, args.seed, trainer.epoch,
+                                           pad_lengths, static_shapes)
     per_epoch = {"examples": len(data.train)}
     history = trainer.fit(train_batches, validation, run_dir, monitor=monitor, patience=args.patience,
                           per_epoch=per_epoch, verbose=args.verbose)
     with runs.atomic(run_dir / "model.keras") as tmp:
         classifier.model.save(tmp)
-    serving.to_tflite(classifier.model, run_dir / "model.tflite", config.max_length)  # ids in; vocab.txt: its tokenizer
+    serving.to_tflite(scratch.float32_copy(classifier.model, config), run_dir / "model.tflite",
+                      config.max_length)  # ids in; vocab.txt: its tokenizer
     serving.export(classifier, run_dir / "saved_model", data.class_names)
-    probabilities = evaluate.predict_proba(classifier.model, pipeline.eval_batches(ids["test"], data.test.labels,
-                                                                                   batch_size))
+    test_batches = pipeline.eval_batches(ids["test"], data.test.labels, batch_size, pad_lengths, static_shapes)
+    probabilities = evaluate.predict_proba(classifier.model, test_batches, len(data.test))
     return evaluate.write_test_results(
         run_dir, data.test, probabilities, data.class_names, **evaluate.parameter_counts(classifier.model),
         **train.summary(history, per_epoch, monitor),
@@ -173,20 +177,22 @@ def bert_data(args, data):
 def identity(args, data, strategy, variant: str) -> dict:
     if variant == "scratch":
         return scratch_identity(args, data, strategy)
-    return finetune.identity(bert_recipe(args, variant), bert_data(args, data), strategy, experiment="agnews",
+    return finetune.identity(bert_recipe(args, variant), bert_data(args, data), strategy, cli.compute(args),
+                             experiment="agnews",
                              patience=args.patience)
 
 
 def run_bert(args, encoder, data, strategy, run_dir: Path) -> dict:
     """Trains one pretrained-BERT variant (`run_dir`'s name: hub_frozen, hf_finetune, ...)."""
     return finetune.run(bert_recipe(args, run_dir.name), encoder, bert_data(args, data), strategy, run_dir,
-                        patience=args.patience, verbose=args.verbose, cache=args.hub_cache, experiment="agnews",
+                        compute=cli.compute(args), patience=args.patience, verbose=args.verbose, cache=args.hub_cache,
+                        experiment="agnews",
                         args=vars(args))
 
 
 def main(argv=None):
     args = parse_args(argv)
-    strategy = distribute.get_strategy(args.strategy)  # first: multi-worker setup must precede other TF work
+    strategy = cli.strategy(args)  # first: multi-worker setup must precede other TF work
     families = {VARIANTS[variant]["family"] for variant in args.variants if VARIANTS[variant]}
     try:
         encoder = encoders.resolve(args.encoder, families) if families else None  # once for every variant

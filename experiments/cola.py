@@ -79,7 +79,7 @@ def parse_args(argv=None):
 
 
 def train(args):
-    strategy = distribute.get_strategy(args.strategy)
+    strategy = cli.strategy(args)
     try:
         encoder = encoders.resolve(args.encoder, families={RECIPES[variant]["family"] for variant in args.variants})
         data = cola.load(args.data_dir, offline=args.offline, skip_bad_rows=args.skip_bad_rows)
@@ -96,12 +96,15 @@ def train(args):
                                             seed=args.seed, **{**RECIPES[variant], **overrides})
                for variant in args.variants}
 
+    compute = cli.compute(args)
+
     def train_one(recipe, run_dir):  # a new MCC metric for each model
-        return finetune.run(recipe, encoder, data, strategy, run_dir, verbose=args.verbose, cache=args.hub_cache,
+        return finetune.run(recipe, encoder, data, strategy, run_dir, compute=compute, verbose=args.verbose,
+                            cache=args.hub_cache,
                             experiment="cola", args=vars(args), metrics=["accuracy", MatthewsCorrelation()],
                             monitor="val_mcc" if args.keep == "best" else KEEP_LAST)
 
-    plans = {args.out / variant: (finetune.identity(recipe, data, strategy, experiment="cola", keep=args.keep),
+    plans = {args.out / variant: (finetune.identity(recipe, data, strategy, compute, experiment="cola", keep=args.keep),
                                   functools.partial(train_one, recipe, args.out / variant))
              for variant, recipe in recipes.items()}
     try:

@@ -74,6 +74,7 @@ def identity(args, config, strategy, train_lines, held_out_lines) -> dict:
     """The settings that define a pretraining run (run.json): a run directory holds one run of these."""
     settings = ("epochs", "max_steps", "lr", "warmup_steps", "weight_decay", "adam_epsilon", "seed")
     return {"experiment": "kantaibert", "model": config, **{name: getattr(args, name) for name in settings},
+            **cli.compute(args).identity(),
             "global_batch_size": args.batch_size * strategy.num_replicas_in_sync,
             "data": fingerprint(train_lines, held_out_lines)}
 
@@ -87,7 +88,8 @@ def pretrain(args, config, strategy, train_lines, held_out_lines, run_dir: Path)
     print(f"{len(train_lines):,} training lines, {len(held_out_lines):,} held out; "
           f"tokenizer vocabulary {tokenizer.vocab_size:,}; {int(train_ids.flat_values.shape[0]):,} training tokens")
 
-    trainer = train.Trainer(strategy, args.batch_size, len(train_lines), args.epochs, max_steps=args.max_steps)
+    trainer = train.Trainer(strategy, args.batch_size, len(train_lines), args.epochs, max_steps=args.max_steps,
+                            compute=cli.compute(args))
     with trainer.scope():
         model = kantaibert.build_model(config)
     # The loss is the model's own (KantaiBert.chosen_token_loss).
@@ -100,9 +102,11 @@ def pretrain(args, config, strategy, train_lines, held_out_lines, run_dir: Path)
     batch_size, steps_per_epoch = trainer.global_batch_size, trainer.steps_per_epoch
     masking = dict(pad_id=tokenizer.pad_token_id, mask_id=tokenizer.mask_token_id, vocab_size=tokenizer.vocab_size,
                    special_ids=tokenizer.all_special_ids)
+    static = dict(pad_lengths=trainer.pad_lengths(config.block_size))  # None: each batch padded to its longest line
     train_batches = mlm.mlm_batches(train_ids, batch_size, args.seed, trainer.epoch, max_batches=steps_per_epoch,
-                                    **masking)
-    held_out = mlm.mlm_batches(held_out_ids, batch_size, args.seed, lambda: tf.constant(-1, tf.int64), **masking)
+                                    drop_remainder=trainer.static_shapes, **static, **masking)
+    held_out = mlm.mlm_batches(held_out_ids, batch_size, args.seed, lambda: tf.constant(-1, tf.int64),
+                               full_batches=trainer.static_shapes, **static, **masking)
     examples_per_epoch = min(len(train_lines), steps_per_epoch * batch_size)
     tokens_per_epoch = int(train_ids.flat_values.shape[0]) * examples_per_epoch // len(train_lines)  # expected, if cut
     per_epoch = {"examples": examples_per_epoch, "tokens": tokens_per_epoch}
@@ -133,7 +137,7 @@ def show(run_dir: Path):
 
 def main(argv=None):
     args = parse_args(argv)
-    strategy = distribute.get_strategy(args.strategy)
+    strategy = cli.strategy(args)
     try:
         train_lines, held_out_lines = kant.read_corpus(args.data_dir)
     except (FileNotFoundError, BadRowError) as e:

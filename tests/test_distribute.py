@@ -1,11 +1,12 @@
 """Strategies by name; a mirrored run over two logical CPUs; two workers on 127.0.0.1."""
+import argparse
 import json
 import socket
 
 import pytest
 
 from experiments import agnews
-from tfbert import distribute, runs
+from tfbert import cli, distribute, runs
 from tfbert.data import ag_news
 from tfbert.keras import tf
 
@@ -24,6 +25,26 @@ def test_tpu_and_multi_worker_fail_at_once_when_their_hardware_or_cluster_is_mis
     monkeypatch.setattr(distribute, "_tpu_resolver", lambda: None)
     with pytest.raises(RuntimeError, match="no TPU found"):
         distribute.get_strategy("tpu")
+
+
+def test_a_tpu_this_tensorflow_cannot_drive_stops_tpu_with_the_install_command_and_auto_falls_back(
+        monkeypatch, tmp_path, capsys):
+    """A TPU VM's device file, with this machine's real TensorFlow (no TPU kernels): what Colab's TPU runtime gives."""
+    (tmp_path / "accel0").touch()
+    monkeypatch.setattr(distribute, "TPU_DEVICE_FILES", (str(tmp_path / "accel*"),))
+    monkeypatch.delenv("TPU_NAME", raising=False)
+    monkeypatch.delenv("COLAB_TPU_ADDR", raising=False)
+    with pytest.raises(distribute.StrategyError) as error:
+        distribute.get_strategy("tpu")
+    message = str(error.value)
+    assert "\n" not in message and "cannot use it" in message
+    assert f"pip install tensorflow-tpu=={tf.__version__} -f https://storage.googleapis.com/libtpu-wheels/index.html" in message
+    capsys.readouterr()
+    assert distribute.get_strategy("auto") is tf.distribute.get_strategy()
+    warning = capsys.readouterr().err
+    assert warning.startswith("warning: this machine has a TPU") and "Going on without the TPU." in warning
+    with pytest.raises(SystemExit, match="^error: this machine has a TPU"):  # what the experiments print
+        cli.strategy(argparse.Namespace(strategy="tpu"))
 
 
 def test_auto_on_a_machine_without_accelerators_is_the_default_strategy():

@@ -158,14 +158,34 @@ def test_the_run_trains_saves_fills_masks_and_resumes_after_a_kill(corpus_dir, t
     assert (tmp_path / "model" / "tf_model.h5").is_file() and (tmp_path / "tokenizer" / "vocab.json").is_file()
 
 
-def test_scoring_only_the_chosen_tokens_gives_hfs_loss_and_gradients(tokenizer, corpus_dir):
+@pytest.mark.parametrize("static", [False, True], ids=["dynamic", "static"])
+def test_scoring_only_the_chosen_tokens_gives_hfs_loss_and_gradients(tokenizer, corpus_dir, static):
     model = kantaibert.build_model(kantaibert.PRESETS["tiny"])
     ids = tf.ragged.constant(tokenizer(kant.read_corpus(corpus_dir)[0][:16])["input_ids"], dtype=tf.int64)
+    shapes = dict(pad_lengths=(16, 32, 64), drop_remainder=True) if static else {}
     batch = next(iter(mlm.mlm_batches(ids, 16, seed=0, epoch=lambda: 0, pad_id=1, mask_id=4, vocab_size=300,
-                                      special_ids=tokenizer.all_special_ids)))
+                                      special_ids=tokenizer.all_special_ids, **shapes)))
+    hf_inputs = {name: batch[name] for name in ("input_ids", "attention_mask", "labels")}
     with tf.GradientTape(persistent=True) as tape:
         ours = model.chosen_token_loss(batch)
-        hf = tf.reduce_mean(model(batch).loss)  # HF's: every position projected, -100 ignored
+        hf = tf.reduce_mean(model(hf_inputs).loss)  # HF's: every position projected, -100 ignored
     np.testing.assert_allclose(float(ours), float(hf), rtol=1e-5)
     for a, b in zip(tape.gradient(ours, model.trainable_variables), tape.gradient(hf, model.trainable_variables)):
         np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy(), atol=1e-6)
+    if static:  # a fixed number of positions per batch shape, a fifth of the tokens: XLA compiles it
+        tokens = int(tf.size(batch["input_ids"]))
+        assert batch["chosen"].shape == (int(np.ceil(mlm.CHOSEN_SHARE * tokens)),)
+        assert float(tf.reduce_sum(batch["chosen_weights"])) == float(tf.reduce_sum(tf.cast(batch["labels"] != -100, tf.float32)))
+        compiled = tf.function(model.chosen_token_loss, jit_compile=True)
+        np.testing.assert_allclose(float(compiled(batch)), float(hf), rtol=1e-5)
+
+
+def test_static_batches_never_choose_more_tokens_than_they_have_room_for():
+    ids = tf.constant([[0] + [7] * 18 + [2]] * 4, tf.int64)  # (4, 20), 18 candidates a row
+    inputs, labels = mlm.mask_tokens(ids, tf.constant([0, 1], tf.int64), mask_id=4, vocab_size=300,
+                                     special_ids=[0, 1, 2], rate=0.9, max_chosen=10)
+    chosen = (labels.numpy() != mlm.IGNORE)
+    assert chosen.sum() == 10 and (inputs.numpy()[~chosen] == ids.numpy()[~chosen]).all()  # the rest untouched
+    positions, weights = mlm.chosen_positions(labels, 16)
+    assert weights.numpy().tolist() == [1.0] * 10 + [0.0] * 6
+    assert sorted(positions.numpy()[:10].tolist()) == np.flatnonzero(chosen).tolist()

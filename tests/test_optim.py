@@ -2,8 +2,10 @@
 import numpy as np
 import pytest
 
+from official.nlp import optimization
+
 from tfbert import encoders, optim
-from tfbert.keras import tf
+from tfbert.keras import keras, tf
 from tfbert.models import scratch
 
 
@@ -44,6 +46,32 @@ def test_weight_decay_skips_exactly_the_bias_and_layer_norm_variables():
     assert {n for n in no_decay if "layer_norm" in n} and {n for n in no_decay if "bias" in n}
     assert decayed == {v.name for v in model.trainable_variables} - no_decay
     assert any("embedding" in n for n in decayed) and any("kernel" in n for n in decayed)
+
+
+def test_under_float16_loss_scaling_wraps_adamw_and_the_no_decay_groups_and_clipping_still_hold():
+    from tfbert import train
+    trainer = train.Trainer(tf.distribute.get_strategy(), 4, 40, 1, compute=train.Compute("mixed_float16"))
+    with trainer.scope():
+        model = scratch.build_classifier(scratch.PRESETS["tiny"])
+    model(tf.ones((2, 3), tf.int64))
+    trainer.compile(model, lr=0.1, weight_decay=0.5, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    optimizer = model.optimizer
+    assert isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer)
+    assert isinstance(optimizer.inner_optimizer, optimization.AdamWeightDecay)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    plain = optim.create_adamw(0.1, 10, 0, weight_decay=0.5)  # the same AdamW, unwrapped, on copies of the weights
+    copies = [tf.Variable(v.numpy(), name=v.name.split(":")[0]) for v in model.trainable_variables]
+    optimizer.apply_gradients([(tf.zeros_like(v), v) for v in model.trainable_variables])
+    plain.apply_gradients([(tf.zeros_like(v), v) for v in copies])
+    decayed = {v.name for v, b in zip(model.trainable_variables, before) if not np.array_equal(v.numpy(), b)}
+    no_decay = {v.name for v in model.trainable_variables if "bias" in v.name or "layer_norm" in v.name}
+    assert decayed == {v.name for v in model.trainable_variables} - no_decay
+    # Through the wrapper, a step is AdamW's own: clipped to a global norm of 1, decayed, bias-corrected.
+    gradients = [tf.fill(v.shape, 3.0) for v in model.trainable_variables]  # global norm >> 1: clipping engages
+    optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+    plain.apply_gradients(zip(gradients, copies))
+    for wrapped, alone in zip(model.trainable_variables, copies):
+        np.testing.assert_array_equal(wrapped.numpy(), alone.numpy())
 
 
 def test_in_the_hf_bert_classifier_weight_decay_skips_exactly_its_bias_and_layernorm_variables(tiny_bert_dir):

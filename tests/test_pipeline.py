@@ -1,8 +1,9 @@
 """tf.data batches: padded to their own longest row, and an epoch's order depends only on (seed, epoch)."""
 import numpy as np
 
+from tfbert import evaluate
 from tfbert.data import pipeline
-from tfbert.keras import tf
+from tfbert.keras import keras, tf
 
 IDS = tf.ragged.constant([[i + 1] * (1 + i % 5) for i in range(23)], dtype=tf.int64)  # lengths 1..5
 LABELS = np.arange(23) % 4
@@ -13,7 +14,7 @@ def epoch_batches(seed, epoch):
 
 
 def first_ids(batches):
-    return np.concatenate([ids[:, 0].numpy() for ids, _ in batches])
+    return np.concatenate([ids[:, 0].numpy() for ids, *_ in batches])
 
 
 def test_an_epoch_sees_every_example_once_in_batches_padded_to_their_longest_row():
@@ -39,10 +40,47 @@ def test_the_epoch_is_read_when_iteration_starts_not_when_the_dataset_is_built()
     np.testing.assert_array_equal(first_ids(list(dataset)), first_ids(epoch_batches(3, 2)))
 
 
-def test_fixed_length_padding_and_dropped_remainder_give_static_shapes_for_tpus():
-    dataset = pipeline.train_batches(IDS, LABELS, 5, seed=0, epoch=lambda: 0, pad_to=7, drop_remainder=True)
-    assert dataset.element_spec[0].shape.as_list() == [5, 7]
-    assert len(list(dataset)) == 4
+def test_the_padded_lengths_are_multiples_up_to_the_longest_allowed():
+    assert pipeline.pad_lengths(128, 32) == (32, 64, 96, 128)
+    assert pipeline.pad_lengths(100, 32) == (32, 64, 96, 100)
+
+
+def test_static_shapes_pad_to_a_fixed_length_drop_the_remainder_and_give_a_static_batch_dimension():
+    dataset = pipeline.train_batches(IDS, LABELS, 5, seed=0, epoch=lambda: 0, pad_lengths=(2, 4, 7), drop_remainder=True)
+    assert dataset.element_spec[0].shape.as_list() == [5, None] and dataset.element_spec[1].shape.as_list() == [5]
+    batches = list(dataset)
+    assert len(batches) == 4 and {ids.shape[1] for ids, _ in batches} <= {2, 4, 7}
+    for ids, _ in batches:  # the first allowed length that holds the longest row
+        longest = np.count_nonzero(ids.numpy(), axis=1).max()
+        assert ids.shape[1] == min(length for length in (2, 4, 7) if length >= longest)
+    assert len(set(first_ids(batches))) == 20  # 3 of 23 examples sit out this epoch...
+    assert set(first_ids(batches)) != set(first_ids(epoch_batches_static(1)))  # ...other ones the next epoch
+    one_length = pipeline.train_batches(IDS, LABELS, 5, seed=0, epoch=lambda: 0, pad_lengths=(7,), drop_remainder=True)
+    assert [ids.shape.as_list() for ids, _ in one_length] == [[5, 7]] * 4
+
+
+def epoch_batches_static(epoch):
+    return list(pipeline.train_batches(IDS, LABELS, 5, seed=0, epoch=lambda: epoch, pad_lengths=(2, 4, 7),
+                                       drop_remainder=True))
+
+
+def test_full_evaluation_batches_weigh_filler_rows_zero_so_every_example_counts_once():
+    dataset = pipeline.eval_batches(IDS, LABELS, batch_size=5, pad_lengths=(8,), full_batches=True)
+    assert [spec.shape.as_list() for spec in dataset.element_spec] == [[5, 8], [5], [5]]
+    batches = list(dataset)
+    weights = np.concatenate([w.numpy() for _, _, w in batches])
+    assert len(weights) == 25 and weights.tolist() == [1.0] * 23 + [0.0] * 2
+    assert first_ids(batches)[:23].tolist() == list(range(1, 24))  # file order, then two copies of real rows
+    model = keras.Sequential([keras.layers.Lambda(lambda ids: tf.cast(ids[:, :1], tf.float32))])
+    np.testing.assert_array_equal(evaluate.predict_in_order(model, dataset, np.arange(23))[:, 0], np.arange(1, 24))
+
+
+def test_length_buckets_with_a_dropped_remainder_still_sort_by_length_and_drop_random_examples():
+    n, lengths = 400, (np.arange(400) * 7919) % 97 + 1
+    ids = tf.RaggedTensor.from_row_lengths(tf.repeat(tf.range(1, n + 1, dtype=tf.int64), lengths), lengths)
+    kept = [set(first_ids(pipeline.train_batches(ids, np.arange(n) % 4, 7, 0, lambda: e, (32, 64, 97), True, lengths)))
+            for e in (0, 1)]
+    assert len(kept[0]) == len(kept[1]) == 399 and kept[0] != kept[1]  # 400 // 7 * 7
 
 
 def test_eval_batches_keep_file_order():
@@ -81,8 +119,6 @@ def test_strings_and_features_are_batched_as_they_are():
 
 
 def test_eval_batches_in_another_order_are_put_back_by_predict_in_order():
-    from tfbert import evaluate
-    from tfbert.keras import keras
     order = evaluate.by_length(IDS.row_lengths().numpy())
     identity = keras.Sequential([keras.layers.Lambda(lambda ids: tf.cast(ids[:, :1], tf.float32))])
     restored = evaluate.predict_in_order(identity, pipeline.eval_batches(IDS, LABELS, 5, order=order), order)

@@ -115,11 +115,19 @@ def test_the_trainer_counts_global_batches_and_reads_the_epoch_from_the_optimize
     from tfbert import distribute
     strategy = distribute.get_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
     assert train.Trainer(strategy, batch_size=5, examples=101, epochs=3).steps_per_epoch == 11  # 101 / 10, rounded up
-    assert train.Trainer(strategy, batch_size=5, examples=101, epochs=3, full_batches=True).steps_per_epoch == 10
+    static = train.Trainer(strategy, batch_size=5, examples=101, epochs=3, compute=train.Compute(jit_compile=True))
+    assert (static.static_shapes, static.steps_per_epoch, static.dropped_per_epoch) == (True, 10, 1)  # full batches
     trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=5, examples=101, epochs=3, max_steps=4)
     assert (trainer.global_batch_size, trainer.steps_per_epoch, trainer.total_steps) == (5, 4, 12)
     trainer.compile(model, lr=1e-3, loss="mse")
     assert int(trainer.epoch()) == 0
     trainer.step.assign(9)  # nine optimizer steps: the third epoch is next
     assert int(trainer.epoch()) == 2
-    assert trainer.header() == {"strategy": "_DefaultDistributionStrategy", "replicas": 1, "global_batch_size": 5}
+    assert trainer.header() == {"strategy": "_DefaultDistributionStrategy", "replicas": 1, "global_batch_size": 5,
+                                "compute": {"precision": "float32", "jit_compile": False, "steps_per_execution": 1,
+                                            "pad_multiple": 16, "static_shapes": False, "dropped_per_epoch": 0}}
+    assert trainer.pad_lengths(64) is None and static.pad_lengths(40) == (16, 32, 40)
+    assert train.Compute().identity() == {} and train.Compute(steps_per_execution=4).identity() == {}
+    assert train.Compute("mixed_bfloat16", True).identity() == {"precision": "mixed_bfloat16", "jit_compile": True}
+    with pytest.raises(ValueError, match="precision must be one of float32, mixed_float16, mixed_bfloat16"):
+        train.Compute("bfloat16")

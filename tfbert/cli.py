@@ -5,13 +5,13 @@
     cli.add_encoder_options(parser, max_length=128)
     cli.add_run_options(parser, out="runs/agnews", batch_size=32)
 
-An option that every training run must honour (a precision policy, say) is added in `add_run_options`
-and read by `train.Trainer`.
+An option that every training run must honour is added in `add_run_options` and read by `train.Trainer`
+(through `compute(args)`).
 """
 import argparse
 from pathlib import Path
 
-from tfbert import distribute, encoders
+from tfbert import distribute, encoders, train
 
 
 def add_data_options(parser: argparse.ArgumentParser, what: str, variable: str, skip_bad_rows=True):
@@ -37,7 +37,33 @@ def add_run_options(parser, out: str, batch_size: int):
     parser.add_argument("--seed", type=int, default=0, help="seeds weights, dropout and data order (default: 0)")
     parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="auto",
                         help="tf.distribute strategy (default: auto = TPU, else GPUs, else CPU)")
+    group = parser.add_argument_group("accelerators (see README, Hardware)")
+    group.add_argument("--precision", choices=train.PRECISIONS, default="float32",
+                       help="Keras precision policy (default: float32; GPUs: mixed_float16; TPUs and CPUs with bf16 "
+                       "units: mixed_bfloat16)")
+    group.add_argument("--jit-compile", action="store_true",
+                       help="compile the steps with XLA; turns on static shapes (always on under a TPU)")
+    group.add_argument("--steps-per-execution", type=int, default=1, metavar="N",
+                       help="training steps per call of the compiled step (default: 1)")
+    group.add_argument("--pad-multiple", type=int, default=16, metavar="N",
+                       help="static shapes: pad batches to a multiple of N tokens (default: 16)")
     parser.add_argument("--out", type=Path, default=Path(out), help=f"results folder (default: {out})")
     parser.add_argument("--overwrite", action="store_true",
                         help="train again where the results folder holds a finished or another run (default: refuse)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras progress output (default: 1)")
+
+
+def compute(args) -> train.Compute:
+    """The accelerator options of `add_run_options` as a `train.Compute`; bad values exit with one line."""
+    try:
+        return train.Compute(args.precision, args.jit_compile, args.steps_per_execution, args.pad_multiple)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}")
+
+
+def strategy(args):
+    """The `--strategy` asked for (call it before other TF work); one that cannot be set up exits with one line."""
+    try:
+        return distribute.get_strategy(args.strategy)
+    except distribute.StrategyError as e:
+        raise SystemExit(f"error: {e}")

@@ -8,26 +8,42 @@ every machine with a `TF_CONFIG` naming all workers and this one's index.
 """
 import glob
 import os
+import sys
 
 from tfbert.keras import tf
 
 STRATEGIES = ("auto", "cpu", "mirrored", "tpu", "multi_worker")
+TPU_DEVICE_FILES = ("/dev/accel*", "/dev/vfio/0")  # a TPU VM's chips (Colab's TPU runtimes today)
+# TensorFlow's TPU build of the installed version; pip picks the libtpu it requires. A TPU runtime of Colab has no
+# TensorFlow at all.
+TPU_INSTALL = f"pip install tensorflow-tpu=={tf.__version__} -f https://storage.googleapis.com/libtpu-wheels/index.html"
+
+
+class StrategyError(RuntimeError):
+    """The strategy asked for cannot be set up here; the message is one line saying what to do."""
 
 
 def _tpu_resolver():
     """A TPU cluster resolver if this machine has a TPU, else None (never waits)."""
     if os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"):  # a TPU node (older Colab)
-        return tf.distribute.cluster_resolver.TPUClusterResolver()
-    if glob.glob("/dev/accel*") or os.path.exists("/dev/vfio/0"):  # a TPU VM (Colab today)
-        return tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
+        return lambda: tf.distribute.cluster_resolver.TPUClusterResolver()
+    if any(glob.glob(pattern) for pattern in TPU_DEVICE_FILES):  # a TPU VM
+        return lambda: tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
     return None
 
 
 def _tpu_strategy(resolver):
-    if resolver.master() and resolver.master() != "local":
-        tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    return tf.distribute.TPUStrategy(resolver)
+    """TPUStrategy on the TPU `resolver()` finds; StrategyError if this TensorFlow cannot drive it."""
+    try:
+        resolver = resolver()
+        if resolver.master() and resolver.master() != "local":
+            tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    except (tf.errors.OpError, ValueError, RuntimeError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise StrategyError(f"this machine has a TPU, but TensorFlow {tf.__version__} cannot use it ({reason}); "
+                            f"install TensorFlow's TPU build: {TPU_INSTALL}") from e
 
 
 def get_strategy(name: str = "auto", devices=None) -> tf.distribute.Strategy:
@@ -35,10 +51,11 @@ def get_strategy(name: str = "auto", devices=None) -> tf.distribute.Strategy:
 
     Args:
         name: one of STRATEGIES.
-            auto: a TPU if there is one, else every GPU (mirrored) if there are any, else the default.
+            auto: a TPU if there is one (if this TensorFlow cannot use it: a warning, then as if there were
+                none), else every GPU (mirrored) if there are any, else the default.
             cpu: the CPU only, even when there are GPUs.
             mirrored: MirroredStrategy over `devices` (default: every GPU, else the CPU).
-            tpu: TPUStrategy; fails if there is no TPU.
+            tpu: TPUStrategy; StrategyError if there is no TPU or this TensorFlow has no TPU support.
             multi_worker: MultiWorkerMirroredStrategy, configured by the TF_CONFIG variable.
         devices: for `mirrored` only, e.g. ["/cpu:0", "/cpu:1"].
     """
@@ -49,7 +66,10 @@ def get_strategy(name: str = "auto", devices=None) -> tf.distribute.Strategy:
     if name == "auto":
         resolver = _tpu_resolver()
         if resolver is not None:
-            return _tpu_strategy(resolver)
+            try:
+                return _tpu_strategy(resolver)
+            except StrategyError as e:
+                print(f"warning: {e}. Going on without the TPU.", file=sys.stderr)
         if tf.config.list_physical_devices("GPU"):
             return tf.distribute.MirroredStrategy()
         return tf.distribute.get_strategy()
@@ -61,10 +81,10 @@ def get_strategy(name: str = "auto", devices=None) -> tf.distribute.Strategy:
     if name == "tpu":
         resolver = _tpu_resolver()
         if resolver is None:
-            raise RuntimeError("--strategy tpu: no TPU found (no TPU_NAME, COLAB_TPU_ADDR or /dev/accel*)")
+            raise StrategyError("--strategy tpu: no TPU found (no TPU_NAME, COLAB_TPU_ADDR or /dev/accel*)")
         return _tpu_strategy(resolver)
     if "TF_CONFIG" not in os.environ:
-        raise RuntimeError("--strategy multi_worker needs TF_CONFIG (the cluster and this worker's index)")
+        raise StrategyError("--strategy multi_worker needs TF_CONFIG (the cluster and this worker's index)")
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 

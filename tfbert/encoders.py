@@ -80,12 +80,16 @@ class Encoder:
         from tfbert.data.wordpiece import WordPiece
         return WordPiece(self.vocab_file, max_length, lower_case=self.lower_case)
 
-    def hub_pair(self, max_length=128, cache=None):
-        """Its `hub_export.HubPair`: the published handles, else its HF weights exported (once, cached) as TF-Hub."""
+    def hub_pair(self, max_length=128, cache=None, precision="float32"):
+        """Its `hub_export.HubPair`: the published handles, else its HF weights exported (once, cached) as TF-Hub.
+
+        A SavedModel computes in the dtype it was exported in: `precision` (a Keras policy) picks the export. The
+        published TF-Hub encoders are float32; under a mixed policy only the head around them computes in 16 bits.
+        """
         from tfbert import hub_export  # imports tf-models-official: only when a hub model is wanted
         if self.hub_handles is not None:
             return hub_export.HubPair(*self.hub_handles)
-        return hub_export.cached_pair(self.folder, max_length, cache, lower_case=self.lower_case)
+        return hub_export.cached_pair(self.folder, max_length, cache, lower_case=self.lower_case, precision=precision)
 
 
 @functools.cache

@@ -9,15 +9,21 @@ from tfbert.metrics import matthews_corrcoef
 from tfbert.keras import keras, tf
 
 
-def predict_proba(model, batches) -> np.ndarray:
-    """(N, C) class probabilities from a logits model, in the batches' order."""
-    logits = model.predict(batches.map(lambda x, y: x), verbose=0)  # (N, C)
+def inputs_of(batches):
+    """The model inputs of (inputs, labels) or (inputs, labels, weights) batches."""
+    return batches.map(lambda inputs, *labels_and_weights: inputs)
+
+
+def predict_proba(model, batches, count=None) -> np.ndarray:
+    """(N, C) class probabilities from a logits model, in the batches' order; the first `count` rows (filler rows
+    of full batches dropped)."""
+    logits = model.predict(inputs_of(batches), verbose=0)[:count]  # (N, C)
     return tf.nn.softmax(logits).numpy()
 
 
 def predict_in_order(model, batches, order) -> np.ndarray:
     """`model`'s outputs for batches built with `eval_batches(..., order=order)`, back in file order."""
-    outputs = model.predict(batches.map(lambda x, y: x), verbose=0)  # (N, ...) in `order`
+    outputs = model.predict(inputs_of(batches), verbose=0)[: len(order)]  # (N, ...) in `order`
     restored = np.empty_like(outputs)
     restored[np.asarray(order)] = outputs
     return restored

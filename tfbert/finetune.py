@@ -72,9 +72,9 @@ class BertRecipe:
         return f"{self.encoder} via HF TFBertForSequenceClassification, {how}"
 
 
-def identity(recipe: BertRecipe, data, strategy, **settings) -> dict:
+def identity(recipe: BertRecipe, data, strategy, compute=train.Compute(), **settings) -> dict:
     """The settings that define a run of `recipe` on `data` (run.json), plus `settings` (experiment, patience...)."""
-    return {**settings, "variant": recipe.variant, "recipe": recipe,
+    return {**settings, "variant": recipe.variant, "recipe": recipe, **compute.identity(),
             "global_batch_size": recipe.batch_size * strategy.num_replicas_in_sync, "data": data.fingerprint()}
 
 
@@ -95,16 +95,18 @@ def read_features(path: Path, inputs) -> tuple[dict, float] | None:
     return features, train_seconds
 
 
-def cached_features(features_model, inputs, lengths, labels, batch_size, path: Path, pad_to=None):
-    """{split: (N, H)} encoder features, computed once (or read from `path`), and the seconds the train split took."""
+def cached_features(features_model, inputs, lengths, labels, batch_size, path: Path, pad_lengths=None,
+                    full_batches=False):
+    """{split: (N, H)} float32 encoder features, computed once (or read from `path`), and the seconds the train
+    split took."""
     if path.exists() and (saved := read_features(path, inputs)) is not None:
         return saved
     features, seconds = {}, {}
     for name in inputs:
         started = time.perf_counter()
         order = evaluate.by_length(lengths[name])
-        features[name] = evaluate.predict_in_order(
-            features_model, pipeline.eval_batches(inputs[name], labels[name], batch_size, pad_to, order=order), order)
+        batches = pipeline.eval_batches(inputs[name], labels[name], batch_size, pad_lengths, full_batches, order)
+        features[name] = evaluate.predict_in_order(features_model, batches, order).astype(np.float32)
         seconds[name] = time.perf_counter() - started
     with runs.atomic(path) as tmp:
         np.savez(tmp, **features, train_seconds=seconds["train"])
@@ -118,11 +120,12 @@ def build(recipe: BertRecipe, encoder, num_classes: int, hub_pair=None) -> Class
     return bert.hf_classifier(encoder, num_classes, recipe.trainable, recipe.max_length)
 
 
-def run(recipe: BertRecipe, encoder, data, strategy, run_dir, *, patience=None, verbose=1, cache=None,
-        experiment="", args=None, metrics=("accuracy",), monitor="val_accuracy") -> dict:
+def run(recipe: BertRecipe, encoder, data, strategy, run_dir, *, compute=train.Compute(), patience=None, verbose=1,
+        cache=None, experiment="", args=None, metrics=("accuracy",), monitor="val_accuracy") -> dict:
     """Trains `recipe` on `data`; writes the run directory (see the module docstring); returns metrics.json.
 
-    `encoder` is the recipe's `encoders.Encoder`, resolved once by the caller; `experiment` and `args` (the
+    `encoder` is the recipe's `encoders.Encoder`, resolved once by the caller; `compute` the precision, XLA and
+    shapes (`train.Compute`); `experiment` and `args` (the
     parsed command line) go into config.json. `metrics` are compiled into the model (e.g.
     `tfbert.metrics.MatthewsCorrelation()`); `monitor`, one of them on the validation split, picks the best epoch.
     Without a validation split (`data.validation` empty) the last epoch is kept (a fixed number of epochs).
@@ -131,14 +134,13 @@ def run(recipe: BertRecipe, encoder, data, strategy, run_dir, *, patience=None, 
     run_dir.mkdir(parents=True, exist_ok=True)
     # Before seeding: a first export builds a randomly initialised encoder, which would move the head's initial
     # weights, so that a run with an empty cache and a run with a full one would differ.
-    hub_pair = encoder.hub_pair(recipe.max_length, cache) if recipe.family == "hub" else None
+    hub_pair = encoder.hub_pair(recipe.max_length, cache, compute.precision) if recipe.family == "hub" else None
     train.set_seed(recipe.seed)
-    # TPUs compile one program per shape: fixed lengths and full batches there; elsewhere, the batch's longest text.
-    static_shapes = isinstance(strategy, tf.distribute.TPUStrategy)
-    pad_to = recipe.max_length if static_shapes else None
     splits = splits_of(data)
     labels = {name: split.labels for name, split in splits.items()}
-    trainer = train.Trainer(strategy, recipe.batch_size, len(data.train), recipe.epochs, full_batches=static_shapes)
+    trainer = train.Trainer(strategy, recipe.batch_size, len(data.train), recipe.epochs, compute=compute)
+    # XLA and TPUs compile one program per shape: a few fixed lengths and full batches; elsewhere, the longest text.
+    pad_lengths, static_shapes = trainer.pad_lengths(recipe.max_length), trainer.static_shapes
     with trainer.scope():
         classifier = build(recipe, encoder, len(data.class_names), hub_pair)
     ids = {name: classifier.ids(split.texts) for name, split in splits.items()}  # (N, None) each, before the model
@@ -149,7 +151,7 @@ def run(recipe: BertRecipe, encoder, data, strategy, run_dir, *, patience=None, 
         model, inputs = classifier.model, ids
     else:
         inputs, feature_seconds = cached_features(classifier.features, ids, lengths, labels, batch_size,
-                                                  run_dir / "features.npz", pad_to)
+                                                  run_dir / "features.npz", pad_lengths, static_shapes)
         model = classifier.head
     trainer.compile(model, recipe.lr, int(recipe.warmup * trainer.total_steps), recipe.weight_decay,
                     recipe.adam_epsilon, keras.losses.SparseCategoricalCrossentropy(from_logits=True), list(metrics))
@@ -160,22 +162,20 @@ def run(recipe: BertRecipe, encoder, data, strategy, run_dir, *, patience=None, 
 
     buckets = lengths["train"] if recipe.trainable and recipe.buckets else None
     train_batches = pipeline.train_batches(inputs["train"], labels["train"], batch_size, recipe.seed, trainer.epoch,
-                                           pad_to if recipe.trainable else None, static_shapes, buckets)
+                                           pad_lengths, static_shapes, buckets)
     if "validation" not in inputs:  # no validation split
         val_batches, monitor = None, train.KEEP_LAST
     else:
         val_order = evaluate.by_length(lengths["validation"])
-        val_batches = pipeline.eval_batches(inputs["validation"], labels["validation"], batch_size, pad_to,
-                                            order=val_order)
+        val_batches = pipeline.eval_batches(inputs["validation"], labels["validation"], batch_size, pad_lengths,
+                                            static_shapes, val_order)
     per_epoch = {"examples": len(data.train)}
     history = trainer.fit(train_batches, val_batches, run_dir, monitor=monitor, patience=patience,
                           per_epoch=per_epoch, verbose=verbose)
 
     def predict(name):  # (N, C) probabilities of the best weights
-        if not recipe.trainable:
-            return tf.nn.softmax(model.predict(inputs[name], batch_size=batch_size, verbose=0)).numpy()
-        order = evaluate.by_length(lengths[name])
-        batches = pipeline.eval_batches(inputs[name], labels[name], batch_size, pad_to, order=order)
+        order = evaluate.by_length(lengths[name]) if recipe.trainable else np.arange(len(lengths[name]))
+        batches = pipeline.eval_batches(inputs[name], labels[name], batch_size, pad_lengths, static_shapes, order)
         return tf.nn.softmax(evaluate.predict_in_order(model, batches, order)).numpy()
 
     probabilities = predict("test")

@@ -89,10 +89,12 @@ def hf_weights_in_encoder_order(hf_dir, config: configs.BertConfig) -> list[np.n
     return weights + [get("pooler.dense.weight").T, get("pooler.dense.bias")]
 
 
-def export(hf_dir, out_dir, seq_length=128, lower_case=True) -> HubPair:
+def export(hf_dir, out_dir, seq_length=128, lower_case=True, precision="float32") -> HubPair:
     """Writes `out_dir/preprocess` and `out_dir/encoder` SavedModels from the HF checkpoint in `hf_dir`.
 
     `lower_case`: the checkpoint's tokenization (`encoders.lower_case`), the same for both model families.
+    `precision`: the Keras policy the encoder is built and traced under: its SavedModel computes in that dtype
+    (`mixed_bfloat16`: bfloat16 matmuls, float32 variables and sequence_output, bfloat16 pooled_output).
     TensorFlow is seeded with `EXPORT_SEED` first: the encoder's dropout ops take their seeds from the global
     seed when they are traced, so without it the exported dropout (and every fine-tuning run on the export)
     would depend on whatever the process had seeded before. Callers that train afterwards seed again.
@@ -100,13 +102,19 @@ def export(hf_dir, out_dir, seq_length=128, lower_case=True) -> HubPair:
     hf_dir, out_dir = Path(hf_dir), Path(out_dir)
     keras.utils.set_random_seed(EXPORT_SEED)
     config = bert_config(hf_dir)
-    encoder = export_tfhub_lib.get_bert_encoder(config)
-    encoder.set_weights(hf_weights_in_encoder_order(hf_dir, config))
-    with tempfile.TemporaryDirectory() as tmp:
-        # export_model restores from a checkpoint written by Checkpoint.save() (not .write()).
-        checkpoint = tf.train.Checkpoint(encoder=encoder).save(os.path.join(tmp, "ckpt"))
-        export_tfhub_lib.export_model(str(out_dir / "encoder"), bert_config=config, model_checkpoint_path=checkpoint,
-                                      with_mlm=False, vocab_file=str(hf_dir / "vocab.txt"), do_lower_case=lower_case)
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        encoder = export_tfhub_lib.get_bert_encoder(config)
+        encoder.set_weights(hf_weights_in_encoder_order(hf_dir, config))
+        with tempfile.TemporaryDirectory() as tmp:
+            # export_model restores from a checkpoint written by Checkpoint.save() (not .write()).
+            checkpoint = tf.train.Checkpoint(encoder=encoder).save(os.path.join(tmp, "ckpt"))
+            export_tfhub_lib.export_model(str(out_dir / "encoder"), bert_config=config,
+                                          model_checkpoint_path=checkpoint, with_mlm=False,
+                                          vocab_file=str(hf_dir / "vocab.txt"), do_lower_case=lower_case)
+    finally:
+        keras.mixed_precision.set_global_policy(before)
     export_tfhub_lib.export_preprocessing(str(out_dir / "preprocess"), vocab_file=str(hf_dir / "vocab.txt"),
                                           do_lower_case=lower_case, tokenize_with_offsets=False,
                                           default_seq_length=seq_length)
@@ -144,14 +152,14 @@ def damage(folder: Path) -> str | None:
     return None
 
 
-def cached_pair(hf_dir, seq_length=128, cache=None, lower_case=True) -> HubPair:
+def cached_pair(hf_dir, seq_length=128, cache=None, lower_case=True, precision="float32") -> HubPair:
     """The TF-Hub pair of `hf_dir`, exported on first use into the cache folder and reused afterwards.
 
     Processes sharing the cache wait for each other (a lock per entry) instead of exporting it twice.
     """
     hf_dir = Path(hf_dir)
     key = f"{sha256(hf_dir / 'model.safetensors')[:16]}-{sha256(hf_dir / 'vocab.txt')[:8]}-len{seq_length}"
-    key += "" if lower_case else "-cased"
+    key += ("" if lower_case else "-cased") + ("" if precision == "float32" else f"-{precision}")
     target = Path(cache or cache_dir()) / "hub" / key
     with runs.lock(target.parent / f".{key}.lock", wait=True):
         problem = damage(target)
@@ -160,6 +168,6 @@ def cached_pair(hf_dir, seq_length=128, cache=None, lower_case=True) -> HubPair:
                 print(f"notice: the TF-Hub export {target} cannot be used ({problem}); exporting it again",
                       file=sys.stderr)
             with runs.atomic(target) as tmp:
-                export(hf_dir, tmp, seq_length, lower_case)
+                export(hf_dir, tmp, seq_length, lower_case, precision)
                 runs.write_json(tmp / MARKER, {"files": file_table(tmp)})  # last: the entry is complete
     return HubPair(str(target / "preprocess"), str(target / "encoder"))

@@ -19,7 +19,8 @@ def matthews_corrcoef(labels, predictions) -> float:
 
 @register
 class MatthewsCorrelation(keras.metrics.Metric):
-    """Binary MCC over an epoch, from (B,) integer labels and (B, 2) logits or probabilities."""
+    """Binary MCC over an epoch, from (B,) integer labels and (B, 2) logits or probabilities; rows weighted by
+    `sample_weight` if given."""
 
     def __init__(self, name="mcc", **kwargs):
         super().__init__(name=name, **kwargs)
@@ -28,8 +29,11 @@ class MatthewsCorrelation(keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         labels = tf.cast(tf.reshape(y_true, [-1]), tf.bool)  # (B,)
         predicted = tf.equal(tf.argmax(y_pred, axis=-1), 1)  # (B,)
-        cells = tf.stack([labels & predicted, ~labels & ~predicted, ~labels & predicted, labels & ~predicted])
-        self.counts.assign_add(tf.reduce_sum(tf.cast(cells, tf.float32), axis=1))
+        cells = tf.cast(tf.stack([labels & predicted, ~labels & ~predicted, ~labels & predicted, labels & ~predicted]),
+                        tf.float32)  # (4, B)
+        if sample_weight is not None:  # filler rows of full evaluation batches weigh 0
+            cells *= tf.cast(tf.reshape(sample_weight, [1, -1]), tf.float32)
+        self.counts.assign_add(tf.reduce_sum(cells, axis=1))
 
     def result(self):
         tp, tn, fp, fn = tf.unstack(self.counts)

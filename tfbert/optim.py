@@ -7,7 +7,8 @@ recipes: the rate rises linearly to `peak_lr` at exactly `warmup_steps`, then fa
 `end_lr` at `train_steps`.
 
 tf-models-official's `AdamWeightDecay` also clips the gradients to a global norm of 1.0 before each step, as BERT's
-original optimizer did, and adds Adam's epsilon in Keras' form (see `create_adamw`).
+original optimizer did (here under mixed_float16's loss scaling too, see `AdamWeightDecay`), and adds Adam's
+epsilon in Keras' form (see `create_adamw`).
 
 The textbook passed the number of *examples* where steps are expected, so its warmup never ended and
 its learning rate never exceeded 7.8e-7; `train_steps()` computes the step count from batches.
@@ -51,6 +52,23 @@ class LinearDecayAfterWarmup(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+@register
+class AdamWeightDecay(optimization.AdamWeightDecay):
+    """tf-models-official's AdamW, which clips the gradients under a `LossScaleOptimizer` (mixed_float16) too.
+
+    Its `apply_gradients` clips only when it aggregates the replicas' gradients itself. Keras' loss-scale
+    wrapper aggregates (and unscales) them first and then calls it with `experimental_aggregate_gradients=False`,
+    so under mixed_float16 the original silently trains without clipping. Here the already aggregated
+    gradients are clipped in that case: the same step as in float32.
+    """
+
+    def apply_gradients(self, grads_and_vars, name=None, experimental_aggregate_gradients=True):
+        grads, variables = list(zip(*grads_and_vars))
+        if not experimental_aggregate_gradients and self.gradient_clip_norm > 0.0:
+            grads, _ = tf.clip_by_global_norm(grads, clip_norm=self.gradient_clip_norm)
+        return super().apply_gradients(zip(grads, variables), name, experimental_aggregate_gradients)
+
+
 def create_adamw(peak_lr, train_steps, warmup_steps, weight_decay=0.01, end_lr=0.0, epsilon=1e-6):
     """AdamW (decoupled weight decay, none on `NO_WEIGHT_DECAY` variables) with warmup + linear decay.
 
@@ -66,7 +84,7 @@ def create_adamw(peak_lr, train_steps, warmup_steps, weight_decay=0.01, end_lr=0
     schedule = LinearDecayAfterWarmup(peak_lr, train_steps, warmup_steps, end_lr)
     if warmup_steps:
         schedule = optimization.WarmUp(peak_lr, decay_schedule_fn=schedule, warmup_steps=warmup_steps)
-    return optimization.AdamWeightDecay(
+    return AdamWeightDecay(
         learning_rate=schedule,
         weight_decay_rate=weight_decay,
         beta_1=0.9,

@@ -150,6 +150,7 @@ class RunConfig:
     strategy: str = ""
     replicas: int = 1
     global_batch_size: int = 0
+    compute: dict = dataclasses.field(default_factory=dict)  # `train.Compute`'s fields, static_shapes, dropped_per_epoch
     parameters: int | None = None  # KantaiBERT
     tokenizer_vocabulary: int | None = None  # KantaiBERT
     args: dict = dataclasses.field(default_factory=dict)  # the command line, as parsed

@@ -7,11 +7,46 @@ the best weights by validation score, optional early stopping, and a history on 
 Resuming is `BackupAndRestore`: start the same command again and training continues from the last
 finished epoch. What else must survive a kill lives in files, not in memory (see `RunLog`).
 """
+import contextlib
+import dataclasses
 import time
 from pathlib import Path
 
 from tfbert import optim, runs
-from tfbert.keras import keras
+from tfbert.data import pipeline
+from tfbert.keras import keras, tf
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclasses.dataclass(frozen=True)
+class Compute:
+    """How the training step runs on the device: number format, compiler, shapes. The defaults suit a CPU.
+
+    precision: a Keras policy. `mixed_float16` (GPUs) and `mixed_bfloat16` (TPUs, CPUs with bf16 units) compute
+        in 16 bits and keep variables, logits and losses in float32; float16 adds dynamic loss scaling.
+    jit_compile: compile the training, evaluation and prediction steps with XLA. Turns on static shapes.
+    steps_per_execution: training steps per call of the compiled step (fewer host round trips; TPUs).
+    pad_multiple: static shapes pad batches to a multiple of this many tokens (at most `max_length`).
+    """
+    precision: str = "float32"
+    jit_compile: bool = False
+    steps_per_execution: int = 1
+    pad_multiple: int = 16
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.steps_per_execution < 1 or self.pad_multiple < 1:
+            raise ValueError("steps_per_execution and pad_multiple must be positive")
+
+    def identity(self) -> dict:
+        """The settings that change a run's numbers and differ from the defaults, for run.json ({} by default).
+        Steps per execution is left out: it changes how often the host is called, not what is computed."""
+        default, settings = Compute(), dataclasses.asdict(self)
+        del settings["steps_per_execution"]
+        return {name: value for name, value in settings.items() if value != getattr(default, name)}
+
 
 # The monitor that keeps the last epoch (every epoch's number beats the one before): fixed-epoch training,
 # and the only choice without validation batches.
@@ -100,7 +135,7 @@ class RunLog(keras.callbacks.Callback):
 
 
 def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="val_accuracy", mode="max",
-        patience=None, per_epoch=None, verbose=1):
+        patience=None, per_epoch=None, verbose=1, callbacks=()):
     """Trains `model` (compiled) and leaves it holding its best weights; returns the history rows.
 
     Args:
@@ -114,6 +149,7 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
         patience: early stopping after this many epochs without improvement of `monitor`.
         per_epoch: counts per epoch, e.g. {"examples": N}, logged per second in the history.
         verbose: Keras' progress bar (1), a line per epoch (2) or silence (0).
+        callbacks: more Keras callbacks, called after the epoch's backup.
     """
     if validation_batches is None and monitor.startswith("val_"):
         raise ValueError(f"monitor {monitor!r} needs validation batches; without them, monitor {KEEP_LAST!r} keeps the last epoch")
@@ -124,6 +160,7 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
         # Last, so that its backup of epoch k is written after the history and best weights of epoch k.
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        *callbacks,
     ]
     model.fit(train_batches, validation_data=validation_batches, epochs=epochs, callbacks=callbacks, verbose=verbose)
     model.load_weights(str(run_dir / runs.BEST_WEIGHTS))
@@ -134,16 +171,23 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
 
 class Trainer:
     """What every training run does the same way, written once: the global batch (per-replica batch ×
-    replicas), the steps per epoch, AdamW compiled under the strategy, the data order by epoch that makes
-    a resume exact, the config header and `fit`. An experiment states only what differs: model, data, loss,
-    metrics, recipe. An option every training run must honour belongs here (and in `tfbert.cli`).
+    replicas), the steps per epoch, the precision policy the model is built under, AdamW compiled under the
+    strategy (with XLA and several steps per execution if asked), static shapes where they are needed, the
+    data order by epoch that makes a resume exact, the config header and `fit`. An experiment states only
+    what differs: model, data, loss, metrics, recipe. An option every training run must honour belongs
+    here (and in `tfbert.cli`).
 
-        trainer = train.Trainer(strategy, batch_size=32, examples=len(data.train), epochs=4)
-        with trainer.scope():
+        trainer = train.Trainer(strategy, batch_size=32, examples=len(data.train), epochs=4, compute=compute)
+        with trainer.scope():                       # the strategy, and the precision policy
             model = build()
         trainer.compile(model, lr=5e-5, warmup_steps=trainer.total_steps // 10, loss=loss, metrics=["accuracy"])
-        batches = pipeline.train_batches(ids, labels, trainer.global_batch_size, seed, trainer.epoch)
+        batches = pipeline.train_batches(ids, labels, trainer.global_batch_size, seed, trainer.epoch,
+                                         trainer.pad_lengths(max_length), trainer.static_shapes)
         history = trainer.fit(batches, validation_batches, run_dir, per_epoch={"examples": len(data.train)})
+
+    Static shapes (`static_shapes`) are on with XLA and always under a TPUStrategy: training batches are full
+    (the epoch's last `dropped_per_epoch` examples of the shuffled order sit out, different ones each epoch)
+    and padded to `pad_lengths`; evaluation batches are full, filler rows weighted 0.
 
     Args:
         strategy: the `tf.distribute` strategy everything is built under.
@@ -151,31 +195,52 @@ class Trainer:
         examples: training examples per epoch.
         epochs: the most epochs.
         max_steps: cut each epoch to this many steps.
-        full_batches: count only full batches (static shapes drop the last partial one).
+        compute: precision, XLA, steps per execution, padding multiple (`Compute`).
     """
 
-    def __init__(self, strategy, batch_size: int, examples: int, epochs: int, max_steps=None, full_batches=False):
-        self.strategy, self.epochs = strategy, epochs
+    def __init__(self, strategy, batch_size: int, examples: int, epochs: int, max_steps=None, compute=Compute()):
+        self.strategy, self.epochs, self.compute = strategy, epochs, compute
+        self.static_shapes = compute.jit_compile or isinstance(strategy, tf.distribute.TPUStrategy)
         self.global_batch_size = batch_size * strategy.num_replicas_in_sync
         batch = self.global_batch_size
-        steps = examples // batch if full_batches else optim.train_steps(examples, batch, epochs=1)
+        steps = examples // batch if self.static_shapes else optim.train_steps(examples, batch, epochs=1)
         self.steps_per_epoch = min(steps, max_steps) if max_steps else steps
+        self.dropped_per_epoch = examples % batch if self.static_shapes and not max_steps else 0
         self.model = self.step = None
 
     @property
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.epochs
 
+    @contextlib.contextmanager
     def scope(self):
-        """Build models in `with trainer.scope():` so their variables live where the strategy wants them."""
-        return self.strategy.scope()
+        """Build models in `with trainer.scope():`: their variables live where the strategy wants them, and their
+        layers compute in the precision's dtype. The global Keras policy is put back afterwards."""
+        before = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(self.compute.precision)
+        try:
+            with self.strategy.scope():
+                yield
+        finally:
+            keras.mixed_precision.set_global_policy(before)
+
+    def pad_lengths(self, max_length: int):
+        """The lengths batches are padded to with static shapes, or None: each batch to its longest row."""
+        return pipeline.pad_lengths(max_length, self.compute.pad_multiple) if self.static_shapes else None
 
     def compile(self, model, lr, warmup_steps=0, weight_decay=0.01, epsilon=1e-6, loss=None, metrics=None):
-        """Compiles `model` with AdamW (warmup to `lr`, then linear decay to 0 over `total_steps`)."""
+        """Compiles `model` with AdamW (warmup to `lr`, then linear decay to 0 over `total_steps`).
+
+        Under `mixed_float16` Keras wraps the optimizer in a `LossScaleOptimizer`, which unscales the gradients
+        before AdamW clips them and decays the weights."""
         with self.strategy.scope():
             optimizer = optim.create_adamw(lr, self.total_steps, warmup_steps, weight_decay, epsilon=epsilon)
-            model.compile(optimizer, loss, metrics=metrics)
-            self.step = optimizer.iterations  # created here, under the strategy; the data pipeline reads it
+            # Static shapes weigh evaluation's filler rows 0, which only `weighted_metrics` honour. (The loss is
+            # averaged over whole batches, filler rows as zeros: val_loss is N / padded N of the exact mean.)
+            by_weight = dict(weighted_metrics=metrics) if self.static_shapes else dict(metrics=metrics)
+            model.compile(optimizer, loss, **by_weight, jit_compile=self.compute.jit_compile,
+                          steps_per_execution=self.compute.steps_per_execution)
+            self.step = model.optimizer.iterations  # created here, under the strategy; the data pipeline reads it
         self.model = model
 
     def epoch(self):
@@ -183,9 +248,11 @@ class Trainer:
         return self.step // self.steps_per_epoch
 
     def header(self) -> dict:
-        """config.json's account of how the run was distributed."""
+        """config.json's account of how the run was distributed and computed."""
         return {"strategy": type(self.strategy).__name__, "replicas": self.strategy.num_replicas_in_sync,
-                "global_batch_size": self.global_batch_size}
+                "global_batch_size": self.global_batch_size,
+                "compute": {**dataclasses.asdict(self.compute), "static_shapes": self.static_shapes,
+                            "dropped_per_epoch": self.dropped_per_epoch}}
 
     def fit(self, train_batches, validation_batches, run_dir, **kwargs) -> list[dict]:
         """`fit` (below) on the compiled model, for `self.epochs` epochs."""

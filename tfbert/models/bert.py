@@ -43,9 +43,10 @@ def bert_inputs(ids) -> dict:
 
 
 def head(num_classes: int, dropout: float, seed: int, width: int, name="head") -> keras.Model:
+    """(B, width) -> (B, num_classes) float32 logits (under a mixed policy too, so the softmax and loss are float32)."""
     features = keras.Input((width,), name="features")
     hidden = keras.layers.Dropout(dropout, seed=seed)(features)
-    return keras.Model(features, keras.layers.Dense(num_classes, name="logits")(hidden), name=name)
+    return keras.Model(features, keras.layers.Dense(num_classes, dtype="float32", name="logits")(hidden), name=name)
 
 
 def hub_classifier(pair, num_classes: int, trainable: bool, pooling="mean", dropout=0.1, seed=0) -> Classifier:
@@ -77,11 +78,12 @@ def hf_classifier(encoder, num_classes: int, trainable: bool, max_length=128) ->
 
     hf = TFBertForSequenceClassification.from_pretrained(encoder.hf_source, num_labels=num_classes)
     hf.bert.trainable = trainable
+    float32 = keras.layers.Activation("linear", dtype="float32", name="float32")  # logits out of a mixed policy
     ids = keras.Input((None,), dtype=tf.int32, name="input_ids")  # (B, T)
     mask = tf.cast(tf.not_equal(ids, 0), tf.int32)  # (B, T) 1 at real tokens
-    logits = hf(input_ids=ids, attention_mask=mask).logits  # (B, C)
+    logits = float32(hf(input_ids=ids, attention_mask=mask).logits)  # (B, C)
     pooled = hf.bert(input_ids=ids, attention_mask=mask).pooler_output  # (B, H), the same weights
     features = keras.Input((pooled.shape[-1],), name="features")
-    classifier_head = keras.Model(features, hf.classifier(hf.dropout(features)), name="head")
+    classifier_head = keras.Model(features, float32(hf.classifier(hf.dropout(features))), name="head")
     return Classifier(encoder.wordpiece(max_length), keras.Model(ids, logits, name="hf_bert_classifier"),
                       keras.Model(ids, pooled), classifier_head)

@@ -48,13 +48,25 @@ class KantaiBert(TFRobertaForMaskedLM):
         self.loss_tracker = keras.metrics.Mean(name="loss")  # the epoch's mean, reset by fit
 
     def chosen_token_loss(self, features, training=False):
+        """The mean cross-entropy over the chosen tokens, float32 under a mixed policy too.
+
+        Static shapes (`mlm.mlm_batches` with `pad_lengths`): the batch lists a fixed number M of positions per
+        batch shape, so XLA compiles it; otherwise M is however many tokens were chosen.
+        """
         labels = features["labels"]  # (B, T), IGNORE where not chosen
         sequence = self.roberta(input_ids=features["input_ids"], attention_mask=features["attention_mask"],
                                 training=training)[0]  # (B, T, H)
-        chosen = tf.where(labels != IGNORE)  # (M, 2) positions
-        scores = self.lm_head(tf.gather_nd(sequence, chosen)[None])[0]  # (M, V)
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.gather_nd(labels, chosen), scores)  # (M,)
-        return tf.reduce_mean(losses)
+        if "chosen" not in features:
+            chosen = tf.where(labels != IGNORE)  # (M, 2) positions
+            scores = tf.cast(self.lm_head(tf.gather_nd(sequence, chosen)[None])[0], tf.float32)  # (M, V)
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.gather_nd(labels, chosen), scores)  # (M,)
+            return tf.reduce_mean(losses)
+        positions, weights = features["chosen"], features["chosen_weights"]  # (M,) each; weight 0: padding
+        hidden = tf.gather(tf.reshape(sequence, [-1, sequence.shape[-1]]), positions)  # (M, H)
+        scores = tf.cast(self.lm_head(hidden[None])[0], tf.float32)  # (M, V)
+        targets = tf.maximum(tf.gather(tf.reshape(labels, [-1]), positions), 0)  # (M,) padding's IGNORE -> 0
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, scores)  # (M,)
+        return tf.math.divide_no_nan(tf.reduce_sum(losses * weights), tf.reduce_sum(weights))
 
     def train_step(self, data):
         with tf.GradientTape() as tape:
@@ -92,7 +104,7 @@ def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[dict]:
     if encoded["input_ids"].shape[1] > longest:
         raise ValueError(f"{text!r} is {encoded['input_ids'].shape[1]} tokens; the model takes at most {longest}")
     position = int(tf.where(encoded["input_ids"][0] == tokenizer.mask_token_id)[0, 0])
-    logits = model(encoded).logits[0, position]  # (V,)
+    logits = tf.cast(model(encoded).logits[0, position], tf.float32)  # (V,)
     top = tf.math.top_k(tf.nn.softmax(logits), k=top_k)
     return [{"token": tokenizer.decode([int(i)]).strip(), "score": float(p)}
             for i, p in zip(top.indices.numpy(), top.values.numpy())]

@@ -83,10 +83,23 @@ def build_classifier(config: ScratchConfig) -> keras.Model:
         "pooled_dropout": SeededDropout(config.dropout, seed=config.seed + 2, name="pooled_dropout"),
         "hidden": keras.layers.Dense(config.hidden_dim, activation="relu", name="hidden"),
         "hidden_dropout": SeededDropout(config.dropout, seed=config.seed + 3, name="hidden_dropout"),
-        "logits": keras.layers.Dense(config.num_classes, name="logits"),
+        "logits": keras.layers.Dense(config.num_classes, dtype="float32", name="logits"),  # float32 under mixed policies
     }
     logits = head(layers, pool(layers, embedding(token_ids), padding_mask))  # (B, C)
     return keras.Model(token_ids, logits, name="scratch_transformer")
+
+
+def float32_copy(model: keras.Model, config: ScratchConfig) -> keras.Model:
+    """`model` (built under any precision policy) as a float32 model with the same weights: for TFLite, whose
+    kernels are float32 (variables are float32 under every policy, so the weights carry over exactly)."""
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = build_classifier(config)
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 LAYERS = ("embedding_dropout", "block", "pooling", "pooled_dropout", "hidden", "hidden_dropout", "logits")
