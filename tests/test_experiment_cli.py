@@ -58,6 +58,26 @@ def test_a_small_run_prints_the_table_and_writes_the_run_directory(ag_news_dir, 
 
 
 @pytest.mark.slow
+def test_the_accelerator_switches_train_with_xla_in_bfloat16_and_say_so_in_the_table(ag_news_dir, tmp_path):
+    switches = ["--jit-compile", "--precision", "mixed_bfloat16", "--steps-per-execution", "3", "--pad-multiple", "32"]
+    code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny", "--epochs",
+                                   "2", "--verbose", "0", "--batch-size", "16", "--lr", "5e-3", "--out", tmp_path,
+                                   *switches)
+    assert code == 0, stderr[-3000:]
+    assert "| scratch | scratch Transformer (tiny), mixed_bfloat16, XLA |" in stdout
+    config = runs.read_json(tmp_path / "scratch" / runs.CONFIG)
+    assert config["compute"] == {"precision": "mixed_bfloat16", "jit_compile": True, "steps_per_execution": 3,
+                                 "pad_multiple": 32, "static_shapes": True, "dropped_per_epoch": 360 % 16}
+    metrics = runs.read_json(tmp_path / "scratch" / runs.METRICS)
+    assert metrics["test_examples"] == 80 and metrics["test_accuracy"] > 0.5  # every test text, scored once
+    assert (tmp_path / "scratch" / "model.tflite").is_file()  # a float32 copy: TFLite has no bfloat16 kernels
+    code, _, stderr = run_cli("--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny", "--epochs", "2",
+                              "--verbose", "0", "--batch-size", "16", "--lr", "5e-3", "--out", tmp_path)
+    assert code != 0 and "precision" in stderr and "--overwrite" in stderr  # float32 is another run
+    assert len(stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
 def test_the_report_is_redrawn_from_the_files_alone(ag_news_dir, tmp_path):
     code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny", "--epochs", "1", "--verbose", "0",
                                    "--out", tmp_path)

@@ -153,8 +153,15 @@ def run(recipe: BertRecipe, encoder, data, strategy, run_dir, *, compute=train.C
         inputs, feature_seconds = cached_features(classifier.features, ids, lengths, labels, batch_size,
                                                   run_dir / "features.npz", pad_lengths, static_shapes)
         model = classifier.head
+    jit_compile = None
+    if recipe.family == "hub" and recipe.trainable and compute.jit_compile:
+        # Measured (BENCHMARKS.md): XLA compiles a TF-Hub SavedModel's step again whenever its weights change.
+        print("warning: XLA recompiles a fine-tuned TF-Hub encoder at every step; training it without XLA, on "
+              "static shapes", file=sys.stderr)
+        jit_compile = False
     trainer.compile(model, recipe.lr, int(recipe.warmup * trainer.total_steps), recipe.weight_decay,
-                    recipe.adam_epsilon, keras.losses.SparseCategoricalCrossentropy(from_logits=True), list(metrics))
+                    recipe.adam_epsilon, keras.losses.SparseCategoricalCrossentropy(from_logits=True), list(metrics),
+                    jit_compile)
     runs.write_config(run_dir, runs.RunConfig(
         experiment, recipe.variant, recipe.describe(), recipe.encoder, list(data.class_names),
         recipe=dataclasses.asdict(recipe), data=data.describe(), class_counts=data.class_counts(), **trainer.header(),

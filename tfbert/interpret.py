@@ -76,14 +76,15 @@ class Explainer:
     """A `TFBertForSequenceClassification` and its vocabulary, asked about one text at a time.
 
     Args:
-        classifier: an HF classifier (`models.bert.hf_classifier`); its last layer is the HF model, its
+        classifier: an HF classifier (`models.bert.hf_classifier`), which holds the HF model; its
             preprocessor the checkpoint's WordPiece.
         vocab_file: the checkpoint's vocab.txt.
         class_names: the C class names, in label order.
     """
 
     def __init__(self, classifier: Classifier, vocab_file, class_names):
-        self.classifier, self.hf, self.class_names = classifier, classifier.model.layers[-1], list(class_names)
+        self.hf = next(layer for layer in classifier.model.layers if hasattr(layer, "bert"))  # the HF model
+        self.classifier, self.class_names = classifier, list(class_names)
         self.wordpiece = classifier.preprocessor  # the checkpoint's WordPiece, cased or not as it was trained
         self.vocab = read_vocab(vocab_file)
 

@@ -15,10 +15,20 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from tfbert import evaluate, runs  # noqa: E402
 from tfbert.data.splits import Split  # noqa: E402
 
+def compute_note(compute: dict) -> str:
+    """", mixed_bfloat16, XLA" for a run trained with the accelerator switches; "" for the CPU defaults."""
+    parts = [compute["precision"]] if compute.get("precision", "float32") != "float32" else []
+    if compute.get("jit_compile"):
+        parts.append("XLA")
+    elif compute.get("static_shapes"):  # a TPU
+        parts.append("static shapes")
+    return "".join(f", {part}" for part in parts)
+
+
 # Table columns: header -> cell from (run directory name, config.json as a runs.RunConfig, metrics.json).
 CELLS = {
     "variant": lambda name, config, metrics: name,
-    "model": lambda name, config, metrics: config.model_name or "?",
+    "model": lambda name, config, metrics: (config.model_name or "?") + compute_note(config.compute),
     "encoder": lambda name, config, metrics: config.encoder,
     "trainable / total params": lambda name, config, metrics:
         f"{metrics['trainable_params']:,} / {metrics['total_params']:,}",

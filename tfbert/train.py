@@ -228,17 +228,20 @@ class Trainer:
         """The lengths batches are padded to with static shapes, or None: each batch to its longest row."""
         return pipeline.pad_lengths(max_length, self.compute.pad_multiple) if self.static_shapes else None
 
-    def compile(self, model, lr, warmup_steps=0, weight_decay=0.01, epsilon=1e-6, loss=None, metrics=None):
+    def compile(self, model, lr, warmup_steps=0, weight_decay=0.01, epsilon=1e-6, loss=None, metrics=None,
+                jit_compile=None):
         """Compiles `model` with AdamW (warmup to `lr`, then linear decay to 0 over `total_steps`).
 
         Under `mixed_float16` Keras wraps the optimizer in a `LossScaleOptimizer`, which unscales the gradients
-        before AdamW clips them and decays the weights."""
+        before AdamW clips them and decays the weights. `jit_compile` overrides the Compute's for this model
+        (static shapes stay as they are)."""
+        jit_compile = self.compute.jit_compile if jit_compile is None else jit_compile
         with self.strategy.scope():
             optimizer = optim.create_adamw(lr, self.total_steps, warmup_steps, weight_decay, epsilon=epsilon)
             # Static shapes weigh evaluation's filler rows 0, which only `weighted_metrics` honour. (The loss is
             # averaged over whole batches, filler rows as zeros: val_loss is N / padded N of the exact mean.)
             by_weight = dict(weighted_metrics=metrics) if self.static_shapes else dict(metrics=metrics)
-            model.compile(optimizer, loss, **by_weight, jit_compile=self.compute.jit_compile,
+            model.compile(optimizer, loss, **by_weight, jit_compile=jit_compile,
                           steps_per_execution=self.compute.steps_per_execution)
             self.step = model.optimizer.iterations  # created here, under the strategy; the data pipeline reads it
         self.model = model
