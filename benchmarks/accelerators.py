@@ -123,7 +123,7 @@ class MiniLM:
             for _ in range(2):
                 started = time.perf_counter()
                 for x, y in batches:
-                    tf.nest.map_structure(lambda t: t.numpy(), step(x, y))
+                    tf.nest.map_structure(lambda t: tf.convert_to_tensor(t).numpy(), step(x, y))
                 seconds[name] = time.perf_counter() - started
         return seconds
 
@@ -244,7 +244,8 @@ def peer_steps(model, torch_python, threads) -> list[float] | None:
     setup.update(threads=threads, passes=2, batches=len(batches), keys=keys)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "batches.npz"
-        np.savez(path, setup=json.dumps(setup), **{f"{i}_{k}": np.asarray(b[k]) for i, b in enumerate(batches) for k in keys})
+        arrays = {f"{i}_{k}": np.asarray(b[k]) for i, b in enumerate(batches) for k in keys}
+        np.savez(path, setup=json.dumps(setup), **arrays)
         done = subprocess.run([str(torch_python), str(ROOT / "benchmarks" / "torch_peer_steps.py"), str(path)],
                               capture_output=True, text=True)
     if done.returncode:
@@ -279,18 +280,11 @@ def main():
                 rows.setdefault(setup, []).append((seconds, shapes, time.perf_counter() - started))
             seconds = peer_steps(model, args.torch_python, args.threads)
             if seconds is not None:
-                shapes = [(b["input_ids"].shape, (b["input_ids"].size,)) if name == "kantaibert" else b["input_ids"].shape
-                          for b in model.peer()[1]]
+                shapes = [(b["input_ids"].shape, (b["input_ids"].size,)) if name == "kantaibert"
+                          else b["input_ids"].shape for b in model.peer()[1]]  # HF's loss projects every token
                 rows.setdefault("torch", []).append((seconds, shapes, None))
         real = sum(model.real)
         print(f"\n## {name}: {len(model.batches)} batches of {model.batch_size}, {real:,} real {model.unit} a pass\n")
-        if hasattr(model, "breakdown"):  # where a float32 step's time goes
-            seconds = model.breakdown()
-            step = sum(rows["tf dynamic"][-1][0])
-            forward_flops = sum(model.flops(shape) for shape in rows["tf dynamic"][-1][1]) / 3
-            print(f"float32 dynamic, seconds a pass: forward {seconds['forward']:.1f} "
-                  f"({forward_flops / seconds['forward'] / 1e9:.0f} GFLOP/s), forward + backward "
-                  f"{seconds['forward + backward']:.1f}, full training step (fit, with AdamW) {step:.1f}\n")
         print(f"| setup | {model.unit}/s (each repeat) | vs torch | achieved GFLOP/s | of float32 matmul | "
               f"of bf16 matmul | padded tokens a pass | setup + 2 passes s |")
         print("|---|---|---|---|---|---|---|---|")
@@ -305,6 +299,14 @@ def main():
                   f"{gflops / peaks['float32']:.0%} | {gflops / peaks['bfloat16']:.0%} | {padded:,} | "
                   f"{'-' if total is None else f'{total:.0f}'} |")
         sys.stdout.flush()
+        if hasattr(model, "breakdown"):  # where a float32 step's time goes
+            seconds = model.breakdown()
+            step = sum(rows["tf dynamic"][-1][0])
+            forward_flops = sum(model.flops(shape) for shape in rows["tf dynamic"][-1][1]) / 3
+            print(f"\nfloat32 dynamic, seconds a pass: forward {seconds['forward']:.1f} "
+                  f"({forward_flops / seconds['forward'] / 1e9:.0f} GFLOP/s), forward + backward "
+                  f"{seconds['forward + backward']:.1f}, full training step (fit, with AdamW) {step:.1f}")
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -68,7 +68,8 @@ def main(path):
     no_decay = ("bias", "LayerNorm.weight", "norm1.weight", "norm2.weight")
     groups = [{"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
                "weight_decay": setup["weight_decay"]},
-              {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0}]
+              {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
+               "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW(groups, lr=setup["lr"])
     batches = [{key: torch.from_numpy(data[f"{i}_{key}"]).long() for key in setup["keys"]}
                for i in range(setup["batches"])]

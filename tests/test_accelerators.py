@@ -58,9 +58,10 @@ def batches(kind, trainer, ids, labels, seed=0):
     """One epoch of training batches and the evaluation batches, in `trainer`'s shapes."""
     lengths, size = trainer.pad_lengths(MAX_LENGTH), trainer.global_batch_size
     if kind == "kantaibert":
-        return (mlm.mlm_batches(ids, size, seed, trainer.epoch, pad_lengths=lengths, drop_remainder=trainer.static_shapes,
-                                max_batches=trainer.steps_per_epoch, **ROBERTA),
-                mlm.mlm_batches(line_ids(13, seed=1), size, seed, lambda: tf.constant(-1, tf.int64), pad_lengths=lengths,
+        held_out = lambda: tf.constant(-1, tf.int64)  # noqa: E731
+        return (mlm.mlm_batches(ids, size, seed, trainer.epoch, pad_lengths=lengths, max_batches=trainer.steps_per_epoch,
+                                drop_remainder=trainer.static_shapes, **ROBERTA),
+                mlm.mlm_batches(line_ids(13, seed=1), size, seed, held_out, pad_lengths=lengths,
                                 full_batches=trainer.static_shapes, **ROBERTA))
     return (pipeline.train_batches(ids, labels, size, seed, trainer.epoch, lengths, trainer.static_shapes
                                    ).take(trainer.steps_per_epoch),

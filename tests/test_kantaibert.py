@@ -175,7 +175,8 @@ def test_scoring_only_the_chosen_tokens_gives_hfs_loss_and_gradients(tokenizer, 
     if static:  # a fixed number of positions per batch shape, a fifth of the tokens: XLA compiles it
         tokens = int(tf.size(batch["input_ids"]))
         assert batch["chosen"].shape == (int(np.ceil(mlm.CHOSEN_SHARE * tokens)),)
-        assert float(tf.reduce_sum(batch["chosen_weights"])) == float(tf.reduce_sum(tf.cast(batch["labels"] != -100, tf.float32)))
+        chosen = tf.reduce_sum(tf.cast(batch["labels"] != mlm.IGNORE, tf.float32))
+        assert float(tf.reduce_sum(batch["chosen_weights"])) == float(chosen)
         compiled = tf.function(model.chosen_token_loss, jit_compile=True)
         np.testing.assert_allclose(float(compiled(batch)), float(hf), rtol=1e-5)
 

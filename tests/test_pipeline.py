@@ -46,7 +46,8 @@ def test_the_padded_lengths_are_multiples_up_to_the_longest_allowed():
 
 
 def test_static_shapes_pad_to_a_fixed_length_drop_the_remainder_and_give_a_static_batch_dimension():
-    dataset = pipeline.train_batches(IDS, LABELS, 5, seed=0, epoch=lambda: 0, pad_lengths=(2, 4, 7), drop_remainder=True)
+    dataset = pipeline.train_batches(IDS, LABELS, 5, seed=0, epoch=lambda: 0, pad_lengths=(2, 4, 7),
+                                     drop_remainder=True)
     assert dataset.element_spec[0].shape.as_list() == [5, None] and dataset.element_spec[1].shape.as_list() == [5]
     batches = list(dataset)
     assert len(batches) == 4 and {ids.shape[1] for ids, _ in batches} <= {2, 4, 7}

@@ -117,7 +117,8 @@ def train_batches(
     n = int(ids.nrows()) if isinstance(ids, tf.RaggedTensor) else len(ids)
     batches = index_batches(n, batch_size, seed, epoch, drop_remainder, lengths=lengths)
     batches = batches.map(
-        lambda e, b, index: (gather_batch(ids, index, pad_lengths, rows), tf.ensure_shape(tf.gather(labels, index), [rows])),
+        lambda e, b, index: (gather_batch(ids, index, pad_lengths, rows),
+                             tf.ensure_shape(tf.gather(labels, index), [rows])),  # (B,), static with drop_remainder
         num_parallel_calls=AUTOTUNE,
     )
     return batches.prefetch(AUTOTUNE)
