@@ -27,7 +27,7 @@ from official.nlp.tools import export_tfhub_lib
 from safetensors.numpy import load_file
 
 from tfbert import runs
-from tfbert.keras import keras, tf
+from tfbert.keras import keras, policy, tf
 from tfbert.runs import sha256
 
 CACHE_VARIABLE = "TFBERT_CACHE"
@@ -102,19 +102,13 @@ def export(hf_dir, out_dir, seq_length=128, lower_case=True, precision="float32"
     hf_dir, out_dir = Path(hf_dir), Path(out_dir)
     keras.utils.set_random_seed(EXPORT_SEED)
     config = bert_config(hf_dir)
-    before = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision)
-    try:
+    with policy(precision), tempfile.TemporaryDirectory() as tmp:
         encoder = export_tfhub_lib.get_bert_encoder(config)
         encoder.set_weights(hf_weights_in_encoder_order(hf_dir, config))
-        with tempfile.TemporaryDirectory() as tmp:
-            # export_model restores from a checkpoint written by Checkpoint.save() (not .write()).
-            checkpoint = tf.train.Checkpoint(encoder=encoder).save(os.path.join(tmp, "ckpt"))
-            export_tfhub_lib.export_model(str(out_dir / "encoder"), bert_config=config,
-                                          model_checkpoint_path=checkpoint, with_mlm=False,
-                                          vocab_file=str(hf_dir / "vocab.txt"), do_lower_case=lower_case)
-    finally:
-        keras.mixed_precision.set_global_policy(before)
+        # export_model restores from a checkpoint written by Checkpoint.save() (not .write()).
+        checkpoint = tf.train.Checkpoint(encoder=encoder).save(os.path.join(tmp, "ckpt"))
+        export_tfhub_lib.export_model(str(out_dir / "encoder"), bert_config=config, model_checkpoint_path=checkpoint,
+                                      with_mlm=False, vocab_file=str(hf_dir / "vocab.txt"), do_lower_case=lower_case)
     export_tfhub_lib.export_preprocessing(str(out_dir / "preprocess"), vocab_file=str(hf_dir / "vocab.txt"),
                                           do_lower_case=lower_case, tokenize_with_offsets=False,
                                           default_seq_length=seq_length)

@@ -11,6 +11,7 @@ cuInit" error, the first thing a newcomer would otherwise read. Every other mess
 
 Everything else in tfbert does `from tfbert.keras import keras`.
 """
+import contextlib
 import glob
 import os
 import re
@@ -62,4 +63,15 @@ def register(cls):
     return keras.utils.register_keras_serializable(package="tfbert")(cls)
 
 
-__all__ = ["keras", "register", "tf"]
+@contextlib.contextmanager
+def policy(name: str):
+    """Layers built inside compute in the Keras precision policy `name`; the previous global policy is put back."""
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
+__all__ = ["keras", "policy", "register", "tf"]

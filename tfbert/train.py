@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tfbert import optim, runs
 from tfbert.data import pipeline
-from tfbert.keras import keras, tf
+from tfbert.keras import keras, policy, tf
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -216,13 +216,8 @@ class Trainer:
     def scope(self):
         """Build models in `with trainer.scope():`: their variables live where the strategy wants them, and their
         layers compute in the precision's dtype. The global Keras policy is put back afterwards."""
-        before = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy(self.compute.precision)
-        try:
-            with self.strategy.scope():
-                yield
-        finally:
-            keras.mixed_precision.set_global_policy(before)
+        with policy(self.compute.precision), self.strategy.scope():
+            yield
 
     def pad_lengths(self, max_length: int):
         """The lengths batches are padded to with static shapes, or None: each batch to its longest row."""

@@ -7,7 +7,7 @@ the model then runs on any device, TPUs included.
 """
 import dataclasses
 
-from tfbert.keras import keras, tf
+from tfbert.keras import keras, policy, tf
 from tfbert.layers import MaskedMeanPooling, SeededDropout, TokenAndPositionEmbedding, TransformerBlock
 from tfbert.models.classifier import Classifier
 
@@ -92,12 +92,8 @@ def build_classifier(config: ScratchConfig) -> keras.Model:
 def float32_copy(model: keras.Model, config: ScratchConfig) -> keras.Model:
     """`model` (built under any precision policy) as a float32 model with the same weights: for TFLite, whose
     kernels are float32 (variables are float32 under every policy, so the weights carry over exactly)."""
-    before = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
+    with policy("float32"):
         copy = build_classifier(config)
-    finally:
-        keras.mixed_precision.set_global_policy(before)
     copy.set_weights(model.get_weights())
     return copy
 
