@@ -115,6 +115,7 @@ def test_the_textbook_model_learns_the_real_offline_split_in_one_epoch(tmp_path)
                                    "--verbose", "0", "--weight-decay", "0.01",
                                    "--out", tmp_path)
     assert code == 0, stderr[-3000:]
+    assert "Trainable params: 659592" in stdout  # the lesson's model, summarised as training starts
     metrics = runs.read_json(tmp_path / "scratch" / runs.METRICS)
     assert metrics["test_examples"] == 1520 and metrics["test_accuracy"] > 0.6
 
@@ -131,20 +132,28 @@ def test_without_a_data_folder_and_without_network_the_default_run_fails_within_
 
 
 @pytest.mark.slow
-def test_the_bert_variants_run_from_a_local_checkpoint_and_share_one_table(ag_news_dir, tiny_bert_dir, tmp_path):
+def test_the_variants_share_one_table_and_without_a_validation_split_train_on_every_text_keeping_the_last_epoch(
+        ag_news_dir, tiny_bert_dir, tmp_path):
     code, stdout, stderr = run_cli(
-        "--data-dir", ag_news_dir, "--encoder", tiny_bert_dir, "--variants", "hub_frozen", "hf_frozen", "hf_finetune",
-        "--head-epochs", "3", "--head-lr", "1e-2", "--finetune-lr", "1e-3", "--bert-train-examples", "120",
+        "--data-dir", ag_news_dir, "--encoder", tiny_bert_dir, "--variants", "scratch", "hub_frozen", "hf_frozen",
+        "hf_finetune", "--validation-fraction", "0", "--preset", "tiny", "--epochs", "2", "--head-epochs", "3",
+        "--head-lr", "1e-2", "--finetune-epochs", "2", "--finetune-lr", "1e-3", "--bert-train-examples", "120",
         "--batch-size", "16", "--max-length", "32", "--verbose", "0", "--out", tmp_path, "--hub-cache", tmp_path / "hub",
         timeout=900)
     assert code == 0, stderr[-3000:]
-    for variant, trainable in (("hub_frozen", 84), ("hf_frozen", 84), ("hf_finetune", None)):
+    for variant, train_texts, epochs, trainable in (("scratch", 400, 2, None), ("hub_frozen", 120, 3, 84),
+                                                    ("hf_frozen", 120, 3, 84), ("hf_finetune", 120, 2, None)):
         assert f"| {variant} |" in stdout
         metrics = runs.read_json(tmp_path / variant / runs.METRICS)
         config = runs.read_json(tmp_path / variant / runs.CONFIG)
-        assert config["data"]["train"] == 120 and metrics["test_examples"] == 80
-        assert metrics["trainable_params"] == (trainable or metrics["total_params"])
-        assert metrics["saved_model_max_abs_diff"] < 1e-5  # the raw-string SavedModel agrees with the model
+        assert config["data"]["validation"] == 0 and config["data"]["train"] == train_texts
+        assert metrics["test_examples"] == 80 and metrics["trainable_params"] == (trainable or metrics["total_params"])
+        history = runs.read_json(tmp_path / variant / runs.HISTORY)
+        assert len(history) == epochs and not any(key.startswith("val_") for key in history[0])
+        assert metrics["best_epoch"] == epochs - 1 and (tmp_path / variant / "learning_curves.png").is_file()
+        if variant != "scratch":
+            assert metrics["saved_model_max_abs_diff"] < 1e-5  # the raw-string SavedModel agrees with the model
+    assert "Total params: 84" in stdout  # each run prints its model's summary as training starts
     assert (tmp_path / "hub_frozen" / "features.npz").is_file()  # frozen: features computed once, kept
     variants = ("hub_frozen", "hf_frozen", "hf_finetune")
     texts, _ = csv_probabilities(tmp_path / "hf_frozen" / runs.PREDICTIONS, 8)
@@ -153,26 +162,6 @@ def test_the_bert_variants_run_from_a_local_checkpoint_and_share_one_table(ag_ne
         assert abs(np.array(probabilities) - csv_probabilities(tmp_path / variant / runs.PREDICTIONS, 8)[1]).max() < 1e-5
     assert not {"tfbert", "transformers", "tensorflow_hub"} & {name.split(".")[0] for name in modules}
     assert runs.read_json(tmp_path / "hub_frozen" / runs.CONFIG)["recipe"]["pooling"] == "mean"
-
-
-@pytest.mark.slow
-def test_without_a_validation_split_every_training_text_is_used_and_the_last_epoch_is_kept(ag_news_dir, tiny_bert_dir,
-                                                                                            tmp_path):
-    code, stdout, stderr = run_cli(
-        "--data-dir", ag_news_dir, "--validation-fraction", "0", "--variants", "scratch", "hf_frozen", "hf_finetune",
-        "--preset", "tiny", "--epochs", "2", "--encoder", tiny_bert_dir, "--head-epochs", "3", "--finetune-epochs", "2",
-        "--bert-train-examples", "120", "--batch-size", "16", "--max-length", "32", "--verbose", "0", "--out", tmp_path,
-        timeout=900)
-    assert code == 0, stderr[-3000:]
-    for variant, train_texts, epochs in (("scratch", 400, 2), ("hf_frozen", 120, 3), ("hf_finetune", 120, 2)):
-        data_sizes = runs.read_json(tmp_path / variant / runs.CONFIG)["data"]
-        assert data_sizes["validation"] == 0 and data_sizes["train"] == train_texts
-        history = runs.read_json(tmp_path / variant / runs.HISTORY)
-        assert len(history) == epochs and not any(key.startswith("val_") for key in history[0])
-        metrics = runs.read_json(tmp_path / variant / runs.METRICS)
-        assert metrics["best_epoch"] == epochs - 1 and metrics["test_examples"] == 80
-        assert (tmp_path / variant / "learning_curves.png").is_file()
-        assert f"| {variant} |" in stdout
 
 
 def test_a_validation_fraction_outside_zero_to_one_is_a_usage_error(capsys):

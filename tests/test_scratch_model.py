@@ -36,6 +36,16 @@ def test_logits_per_class_and_the_parameter_count():
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == expected
 
 
+def test_the_textbook_preset_is_the_lessons_model_to_the_parameter():
+    """The AI-for-Beginners lesson's summary: 648,192 (embedding) + 10,656 (block, key_dim = embed_dim) + 660 + 84.
+    tfbert adds one non-trainable step counter per dropout layer (`SeededDropout`: exact resumes)."""
+    model = scratch.build_classifier(scratch.PRESETS["textbook"])
+    trainable = {layer.name: sum(int(np.prod(w.shape)) for w in layer.trainable_weights) for layer in model.layers}
+    assert {name: count for name, count in trainable.items() if count} == {
+        "embedding": 648_192, "block": 10_656, "hidden": 660, "logits": 84}
+    assert [w.name.split("/")[-1] for w in model.non_trainable_weights] == ["calls:0"] * 4
+
+
 def test_appending_padding_does_not_change_the_output():
     model = trained_model()
     short = model(ids(width=7)).numpy()

@@ -253,5 +253,7 @@ class Trainer:
                             "dropped_per_epoch": self.dropped_per_epoch}}
 
     def fit(self, train_batches, validation_batches, run_dir, **kwargs) -> list[dict]:
-        """`fit` (below) on the compiled model, for `self.epochs` epochs."""
+        """`fit` (below) on the compiled model, for `self.epochs` epochs, after printing its summary: its layers
+        and parameter counts, the first thing to check against a paper or a lesson."""
+        self.model.summary()
         return fit(self.model, train_batches, validation_batches, run_dir, self.epochs, **kwargs)
