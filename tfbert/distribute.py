@@ -11,12 +11,12 @@ import os
 import sys
 
 from tfbert.keras import tf
+from tfbert.notebook import TPU_DEVICE_FILES, TPU_WHEELS
 
 STRATEGIES = ("auto", "cpu", "mirrored", "tpu", "multi_worker")
-TPU_DEVICE_FILES = ("/dev/accel*", "/dev/vfio/0")  # a TPU VM's chips (Colab's TPU runtimes today)
 # TensorFlow's TPU build of the installed version; pip picks the libtpu it requires. A TPU runtime of Colab has no
 # TensorFlow at all.
-TPU_INSTALL = f"pip install tensorflow-tpu=={tf.__version__} -f https://storage.googleapis.com/libtpu-wheels/index.html"
+TPU_INSTALL = f"pip install tensorflow-tpu=={tf.__version__} -f {TPU_WHEELS}"
 
 
 class StrategyError(RuntimeError):

@@ -31,7 +31,8 @@ PRESETS = {
     # The lesson's model exactly: 648,192 + 10,656 + 660 + 84 = 659,592 parameters (its MultiHeadAttention
     # has key_dim = embed_dim per head, twice the usual embed_dim / num_heads).
     "textbook": ScratchConfig(key_dim=32),
-    # The textbook's sizes with key_dim = embed_dim / num_heads, regularized for a 5,472-example training set: it overfits by epoch 3 otherwise.
+    # The textbook's sizes with key_dim = embed_dim / num_heads, regularized for a 5,472-example training set:
+    # it overfits by epoch 3 otherwise.
     "regularized": ScratchConfig(dropout=0.5, embedding_dropout=0.3),
     # Deliberately odd sizes, for tests and quick runs: a transposed axis fails loudly.
     "tiny": ScratchConfig(vocab_size=200, max_length=32, embed_dim=12, num_heads=3, ff_dim=10, hidden_dim=6),
