@@ -14,6 +14,7 @@ from tfbert.models import bert, scratch
 from conftest import ROOT
 
 CLASSES = ["World", "Sports", "Business", "Sci/Tech"]
+QUICK = ["--steps", "8", "--shap-evals", "20", "--lime-samples", "20"]
 TEXTS = ["the coach says the season is new", "shares in chip market after report today", "goal", "internet chip"]
 
 
@@ -150,11 +151,13 @@ def test_the_cli_explains_one_right_and_one_wrong_test_text_and_maps_the_feature
     run_dir, _ = hf_run
     out = tmp_path / "pictures"
     result = subprocess.run([sys.executable, "-m", "experiments.interpret", "--run", str(run_dir), "--out", str(out),
-                             "--steps", "8"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+                             *QUICK], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"text 1: {TEXTS[0]}" in result.stdout and f"text 2: {TEXTS[1]}" in result.stdout
-    for name in ("attention_1.png", "head_1.png", "attributions_1.png", "attention_2.png", "projection.png",
-                 "projector/vectors.tsv"):
+    for method in ("integrated_gradients", "shap", "lime"):
+        assert f"{method} (" in result.stdout
+    for name in ("attention_1.png", "attention_1.html", "head_1.png", "attributions_1.png", "words_1.png",
+                 "words_1.html", "attention_2.png", "projection.png", "projector/vectors.tsv"):
         assert (out / name).stat().st_size > 0, name
     vectors = np.loadtxt(out / "projector" / "vectors.tsv", delimiter="\t")
     metadata = (out / "projector" / "metadata.tsv").read_text().splitlines()
@@ -165,13 +168,46 @@ def test_the_cli_explains_one_right_and_one_wrong_test_text_and_maps_the_feature
 def test_the_cli_explains_a_scratch_run_too(scratch_run, tmp_path):
     out = tmp_path / "pictures"
     result = subprocess.run([sys.executable, "-m", "experiments.interpret", "--run", str(scratch_run[0]), "--out",
-                             str(out), "--steps", "8", "goal after goal"], cwd=ROOT, capture_output=True, text=True,
+                             str(out), *QUICK, "goal after goal"], cwd=ROOT, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "text 1: goal after goal" in result.stdout
-    for name in ("attention_1.png", "head_1.png", "attributions_1.png", "projection.png"):
+    for name in ("attention_1.png", "attention_1.html", "head_1.png", "attributions_1.png", "words_1.html",
+                 "projection.png"):
         assert (out / name).stat().st_size > 0, name
     assert np.loadtxt(out / "projector" / "vectors.tsv", delimiter="\t").shape == (4, 12)  # 4 test texts x embed_dim
+
+
+def write_kantaibert_run(run_dir):
+    """A finished KantaiBERT run directory as far as `interpret` reads it: config.json, model/ (save_pretrained, with
+    its tokenizer), from a tiny random model and a tokenizer trained on a few lines."""
+    from tfbert.data import bpe
+    from tfbert.models import kantaibert
+
+    config = kantaibert.PRESETS["tiny"]
+    lines = ["Human reason is the faculty of principles.", "The categories are the conditions of experience."] * 20
+    tokenizer = bpe.save_as_roberta(bpe.train_tokenizer(lines, vocab_size=config.vocab_size), run_dir / "tokenizer")
+    train.set_seed(0)
+    model = kantaibert.build_model(config)
+    model.save_pretrained(str(run_dir / "model"))
+    tokenizer.save_pretrained(str(run_dir / "model"))
+    runs.write_config(run_dir, runs.RunConfig("kantaibert", "tiny", model=dataclasses.asdict(config)))
+
+
+@pytest.mark.slow
+def test_the_cli_shows_a_kantaibert_runs_attention(tmp_path):
+    write_kantaibert_run(tmp_path)
+    explainer = interpret.from_run(tmp_path)
+    text = "Human reason is the faculty of principles."
+    tokens, attention = explainer.attention(text)
+    assert tokens[0] == "<s>" and tokens[-1] == "</s>" and "".join(tokens[1:-1]).replace("Ġ", " ") == text
+    assert attention.shape == (2, 3, len(tokens), len(tokens))  # the tiny preset: 2 layers, 3 heads
+    out = tmp_path / "pictures"
+    result = subprocess.run([sys.executable, "-m", "experiments.interpret", "--run", str(tmp_path), "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(path.name for path in out.iterdir()) == ["attention_1.html", "attention_1.png", "attention_2.html",
+                                                            "attention_2.png"]
 
 
 def test_a_bad_prediction_row_is_named_by_file_and_line(tmp_path):

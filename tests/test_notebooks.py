@@ -75,7 +75,7 @@ def test_in_colab_install_adds_what_colab_lacks_and_says_to_restart_when_an_old_
                 "| hf_finetune |", "Trainable params:"], 4),
     ("cola", ["MCC 0.000 (scikit-learn 0.000)", "| always 'acceptable' |", "| tuned |", "(p = "], 2),
     ("kantaibert", ["parameters: 83,504,416", "held-out MLM loss", "pipeline"], 0),
-    ("interpret", ["2 layers x 5 heads", "delta"], 4),
+    ("interpret", ["2 layers x 5 heads", "delta", "shap (", "lime (", "tfbert-attention", "tfbert-words"], 5),
 ])
 def test_a_notebook_runs_top_to_bottom_in_its_smoke_setting(name, expected, pictures, tiny_bert_dir,
                                                             tmp_path_factory, monkeypatch):
@@ -92,6 +92,7 @@ def test_a_notebook_runs_top_to_bottom_in_its_smoke_setting(name, expected, pict
                                           parameters=parameters, cwd=str(NOTEBOOKS), kernel_name="python3",
                                           progress_bar=False)
     text = "\n".join(output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+                     + str(output.get("data", {}).get("text/html", ""))
                      for cell in executed.cells if cell.cell_type == "code" for output in cell.get("outputs", []))
     for snippet in expected:
         assert snippet in text, snippet
@@ -106,20 +107,21 @@ def test_a_notebook_runs_top_to_bottom_in_its_smoke_setting(name, expected, pict
 @pytest.mark.parametrize("python", ["3.12", "3.13"])
 def test_every_package_colab_installs_has_a_release_for_colabs_python(python, tmp_path):
     """Checks, without installing, that each pin of the notebooks' Colab install set (and of the stack Colab ships,
-    but for tensorflow itself, 620 MB) has a Linux wheel for `python`; an sdist would do for a pure-Python package
-    (none of these needs it). A whole-set resolution with --only-binary would fail on `promise`, an sdist-only
-    dependency of tensorflow-datasets: each pin is checked alone (--no-deps)."""
+    but for tensorflow itself, 620 MB) has a Linux wheel for `python`, or, for a pure-Python package published as a
+    source archive only (lime), that archive. A whole-set resolution with --only-binary would fail on `promise`,
+    an sdist-only dependency of tensorflow-datasets: each pin is checked alone (--no-deps)."""
     pins = notebook.pins(notebook.COLAB_LACKS | notebook.NO_DEPS | notebook.COLAB_HAS)
     missing = []
     for pin in pins:
         if pin.startswith("tensorflow=="):
             continue
         linux = ["--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64"]
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                               "--python-version", python, "--implementation", "cp", *linux, "-d", str(tmp_path / pin),
-                               pin], capture_output=True, text=True, timeout=600)
+        kind = ["--no-binary=:all:"] if pin.split("==")[0] in notebook.SDIST_ONLY else ["--only-binary=:all:", *linux]
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *kind, "--python-version",
+                               python, "--implementation", "cp", "-d", str(tmp_path / pin), pin],
+                              capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             missing.append(f"{pin}: {done.stderr.strip().splitlines()[-1:]}")
-        for wheel in Path(tmp_path / pin).glob("*.whl"):
-            wheel.unlink()
+        for download in Path(tmp_path / pin).glob("*"):
+            download.unlink()
     assert not missing, missing

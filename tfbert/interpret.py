@@ -67,9 +67,12 @@ def features_in_length_order(features_model, ids, batch_size=64) -> np.ndarray:
 
 
 def from_run(run_dir):
-    """The explainer of a run directory: `ScratchExplainer` for the from-scratch model, else `Explainer` (HF)."""
-    variant = runs.read_config(run_dir).variant
-    return (ScratchExplainer if variant == "scratch" else Explainer).from_run(run_dir)
+    """The explainer of a run directory: `ScratchExplainer` for the from-scratch model, `MaskedLMExplainer` for a
+    KantaiBERT run (attention only: it has no classes), else `Explainer` (HF)."""
+    config = runs.read_config(run_dir)
+    if config.experiment == "kantaibert":
+        return MaskedLMExplainer.from_run(run_dir)
+    return (ScratchExplainer if config.variant == "scratch" else Explainer).from_run(run_dir)
 
 
 class Explainer:
@@ -105,8 +108,20 @@ class Explainer:
         status.assert_existing_objects_matched().expect_partial()  # every weight restored; the optimizer is not wanted
         return cls(classifier, encoder.vocab_file, config.class_names)
 
+    text_tokens = (1, -1)  # the text's tokens, between [CLS] and [SEP]
+
     def ids(self, text: str) -> tf.Tensor:
         return tf.cast(self.wordpiece(tf.constant([text])), tf.int32).to_tensor()  # (1, T), no padding
+
+    def counts(self, words) -> list[int]:
+        """WordPiece tokens of each word (BERT splits a text at whitespace first: its tokens are its words')."""
+        pieces = self.wordpiece.tokenizer.tokenize(tf.constant(words)).merge_dims(-2, -1)  # (W, None)
+        return pieces.row_lengths().numpy().tolist()
+
+    def probabilities(self, texts, batch_size=64) -> np.ndarray:
+        """(N, C) class probabilities for N raw texts (an empty one is [CLS] [SEP])."""
+        return np.concatenate([tf.nn.softmax(self.classifier.model(self.wordpiece.dense(tf.constant(
+            texts[i:i + batch_size])))).numpy() for i in range(0, len(texts), batch_size)])
 
     def tokens(self, ids) -> list[str]:
         return [self.vocab[i] for i in np.asarray(ids).reshape(-1)]
@@ -153,6 +168,7 @@ class ScratchExplainer:
         self.embedding, self.layers = model.get_layer("embedding"), scratch.layers_of(model)
         self.vectorizer = keras.layers.TextVectorization(vocabulary=self.vocab, ragged=True)
         self.features_model = keras.Model(model.input, model.get_layer("pooling").output)  # ids -> (B, D)
+        self.model = model
 
     @classmethod
     def from_run(cls, run_dir):
@@ -170,6 +186,19 @@ class ScratchExplainer:
 
     def tokens(self, ids) -> list[str]:
         return [self.vocab[i] for i in np.asarray(ids).reshape(-1)]
+
+    text_tokens = (0, 0)  # no special tokens
+
+    def counts(self, words) -> list[int]:
+        """Tokens of each word: 1, or 0 for a word of punctuation only (the vectorizer strips punctuation)."""
+        return scratch.encode(self.vectorizer, words, self.config).row_lengths().numpy().tolist()
+
+    def probabilities(self, texts, batch_size=64) -> np.ndarray:
+        """(N, C) class probabilities for N raw texts (one without words is a single padding token)."""
+        ids = scratch.encode(self.vectorizer, texts, self.config)
+        return np.concatenate([tf.nn.softmax(self.model(ids[i:i + batch_size].to_tensor(
+            shape=[None, max(1, int(tf.reduce_max(ids[i:i + batch_size].row_lengths())))]))).numpy()
+            for i in range(0, len(texts), batch_size)])
 
     def attention(self, text: str):
         """(tokens, (1, heads, T, T) attention weights of the one Transformer block)."""
@@ -194,6 +223,36 @@ class ScratchExplainer:
         """(N, D) what the head reads, the mean-pooled block output, for each text (batches of similar lengths)."""
         return features_in_length_order(self.features_model, scratch.encode(self.vectorizer, texts, self.config),
                                         batch_size)
+
+
+class MaskedLMExplainer:
+    """A KantaiBERT run's RoBERTa (`model/`, written by `save_pretrained`) and its byte-level BPE tokenizer, asked
+    where its attention goes (a masked language model has no classes to attribute)."""
+
+    class_names = None
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tokenizer = model, tokenizer
+
+    @classmethod
+    def from_run(cls, run_dir):
+        from transformers import TFRobertaForMaskedLM
+
+        from tfbert.data import bpe
+
+        folder = Path(run_dir) / "model"
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"{folder} holds no saved model: the run has not finished")
+        return cls(TFRobertaForMaskedLM.from_pretrained(str(folder)), bpe.load_roberta(folder))
+
+    def attention(self, text: str):
+        """(tokens, (L, heads, T, T) attention weights); `Ġ` marks a token that starts with a space."""
+        encoded = self.tokenizer(text, return_tensors="tf", truncation=True,
+                                 max_length=self.model.config.max_position_embeddings - 2)
+        outputs = self.model.roberta(encoded["input_ids"], attention_mask=encoded["attention_mask"],
+                                     output_attentions=True, training=False)
+        tokens = self.tokenizer.convert_ids_to_tokens(encoded["input_ids"][0].numpy().tolist())
+        return tokens, tf.concat(outputs.attentions, axis=0).numpy()  # L x (1, heads, T, T)
 
 
 def principal_components(features, k=2):
@@ -262,6 +321,28 @@ def plot_attributions(attribution: Attribution, class_names, path):
     ax.set_ylabel(f"logit of {name}")
     probability = attribution.probabilities[attribution.label]
     ax.set_title(f"integrated gradients for {name} (p = {probability:.2f})", fontsize=9)
+    fig.tight_layout()
+    runs.save_figure(fig, path)
+
+
+def plot_word_attributions(attributions, class_names, path, title=""):
+    """One panel per explainer (`attributions.WordAttribution`s of one text), bars per word, each panel scaled to
+    its largest score: red pushed toward the explained class, blue away."""
+    import matplotlib.pyplot as plt
+
+    words = attributions[0].words
+    fig, axes = plt.subplots(1, len(attributions), figsize=(2.6 * len(attributions) + 1.5, 1.2 + 0.24 * len(words)),
+                             sharey=True, squeeze=False)
+    for ax, a in zip(axes[0], attributions):
+        scores = a.scores / (np.abs(a.scores).max() or 1.0)
+        ax.barh(range(len(words)), scores, color=["tab:red" if s > 0 else "tab:blue" for s in scores])
+        ax.axvline(0, color="black", linewidth=0.5)
+        ax.set_xlim(-1.05, 1.05)
+        ax.set_title(f"{a.method.replace('_', ' ')} ({a.seconds:.1f} s)", fontsize=9)
+    axes[0][0].set_yticks(range(len(words)), words, fontsize=8)
+    axes[0][0].invert_yaxis()
+    fig.suptitle(f"{title}\nwhy {class_names[attributions[0].label]}: scores per word, scaled per explainer"[:200],
+                 fontsize=9)
     fig.tight_layout()
     runs.save_figure(fig, path)
 

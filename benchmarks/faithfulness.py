@@ -1,0 +1,51 @@
+"""Benchmark: which word attributions are faithful to the model (ERASER comprehensiveness and sufficiency).
+
+For the first --texts test texts of a run (its predictions.csv), each explainer of `tfbert.attributions` scores
+every word for the predicted class; then the top 10/20/50 % of words are removed (comprehensiveness: the drop in
+the class's probability, higher = more faithful) or kept alone (sufficiency: the drop, lower = more faithful).
+
+    python benchmarks/faithfulness.py --run runs/agnews/hf_finetune --texts 200
+    python benchmarks/faithfulness.py --run runs/cola/tuned --texts 200
+"""
+import argparse
+import time
+from pathlib import Path
+
+from tfbert import attributions, evaluate, interpret, runs
+
+
+def table(results: dict) -> str:
+    percents = attributions.PERCENTS
+    header = ("| explainer | " + " | ".join(f"comp. {p} %" for p in percents) + " | comp. mean | "
+              + " | ".join(f"suff. {p} %" for p in percents) + " | suff. mean | s / text |")
+    lines = [header, "|" + "---|" * (len(percents) * 2 + 4)]
+    for method, r in sorted(results.items(), key=lambda item: -item[1]["comprehensiveness_mean"]):
+        comprehensiveness = " | ".join(f"{r['comprehensiveness'][p]:.3f}" for p in percents)
+        sufficiency = " | ".join(f"{r['sufficiency'][p]:.3f}" for p in percents)
+        lines.append(f"| {method} | {comprehensiveness} | **{r['comprehensiveness_mean']:.3f}** | {sufficiency} | "
+                     f"**{r['sufficiency_mean']:.3f}** | {r['seconds_per_text']:.2f} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, required=True, help="an HF or scratch run directory")
+    parser.add_argument("--texts", type=int, default=200, help="test texts explained (default: 200)")
+    parser.add_argument("--explainers", nargs="+", default=list(attributions.EXPLAINERS))
+    parser.add_argument("--shap-evals", type=int, default=300, help="SHAP's model evaluations per text")
+    parser.add_argument("--lime-samples", type=int, default=300, help="LIME's perturbed texts per text")
+    parser.add_argument("--out", type=Path, help="JSON results (default: RUN/faithfulness.json)")
+    args = parser.parse_args()
+
+    texts, _, _ = evaluate.read_predictions(args.run / runs.PREDICTIONS)
+    words = attributions.WordExplainer(interpret.from_run(args.run), args.shap_evals, args.lime_samples)
+    started = time.time()
+    results = attributions.faithfulness(words, texts[: args.texts], args.explainers)
+    runs.write_json(args.out or args.run / "faithfulness.json", results)
+    print(f"{args.run}: {args.texts} test texts, SHAP {args.shap_evals} evaluations and LIME {args.lime_samples} "
+          f"samples per text, {time.time() - started:.0f} s in all\n")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
