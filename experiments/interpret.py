@@ -19,8 +19,12 @@ RUN/interpret):
     attributions_N.png   integrated gradients per token: which tokens pushed the predicted class's logit
     words_N.png, .html   integrated gradients, SHAP and LIME on the same words, side by side and as coloured text
 and once, for --examples test texts:
-    projection.png       the head's input features on their two principal components, by true class
+    projection.png       the head's input features on their two principal components, and with UMAP, by true class
     projector/           vectors.tsv + metadata.tsv for https://projector.tensorflow.org (PCA, t-SNE, UMAP)
+    RUN/logs/projector/  the same, set up for TensorBoard's projector: `tensorboard --logdir runs`
+With --probes (HF runs): probes.png, a linear probe's test accuracy layer by layer, the pretrained encoder
+against the run's, and layers_NAME.png, each layer's features mapped; with --search WORD: exBERT's search, the
+training texts' tokens nearest to WORD (in the first text) at --layer, in search_WORD_layerL.txt.
 KantaiBERT runs get the attention files only: a masked language model has no classes to attribute.
 """
 import argparse
@@ -29,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfbert import attributions, evaluate, interpret, runs, views
+from tfbert import attributions, evaluate, interpret, probes, runs, views
 from tfbert.data import OfflineError
 
 KANT_TEXTS = ("Human thinking involves human reason.",
@@ -61,6 +65,15 @@ def main(argv=None):
     parser.add_argument("--shap-evals", type=int, default=300, help="SHAP's model evaluations per text (default: 300)")
     parser.add_argument("--lime-samples", type=int, default=300, help="LIME's perturbed texts per text (default: 300)")
     parser.add_argument("--out", type=Path, help="where the pictures go (default: RUN/interpret)")
+    group = parser.add_argument_group("layer by layer (HF runs; they read the run's training texts again)")
+    group.add_argument("--probes", action="store_true",
+                       help="a linear probe per layer, pretrained encoder against this run's, and each layer's map")
+    group.add_argument("--probe-texts", type=int, default=2000, help="training texts the probes learn from (2000)")
+    group.add_argument("--search", metavar="WORD", help="exBERT's search: the training texts' tokens nearest to WORD "
+                       "of the first text, in its context")
+    group.add_argument("--layer", type=int, help="--search's layer (default: the last)")
+    group.add_argument("--corpus-texts", type=int, default=1000, help="training texts --search looks through (1000)")
+    group.add_argument("--data-dir", type=Path, help="the run's data folder (default: the one its config.json names)")
     args = parser.parse_args(argv)
     out = args.out or args.run / "interpret"
     try:
@@ -109,9 +122,56 @@ def main(argv=None):
     features = explainer.features(texts[chosen])  # (N, H)
     points, explained = interpret.principal_components(features)
     interpret.plot_projection(points, explained, labels[chosen], names, out / "projection.png",
-                              title=f"{args.run.name}: what the head reads, {len(features)} test texts")
+                              title=f"{args.run.name}: what the head reads, {len(features)} test texts",
+                              umap=interpret.umap_points(features))
     interpret.write_projector(out / "projector", features, texts[chosen], labels[chosen], names)
+    interpret.write_tensorboard_projector(args.run, features, texts[chosen], labels[chosen], names)
+    if args.probes or args.search:
+        explain_layers(args, explainer, texts, labels, out)
     print(f"\npictures, views and projector files: {out}/")
+
+
+def explain_layers(args, explainer, texts, labels, out):
+    """--probes and --search: what each layer knows, read from the run's training texts."""
+    if not isinstance(explainer, interpret.Explainer):
+        sys.exit("error: --probes and --search need an HF run (hf_frozen, hf_finetune, CoLA's tuned)")
+    try:
+        data = interpret.run_data(args.run, args.data_dir)
+    except (FileNotFoundError, ValueError, OfflineError) as e:
+        sys.exit(f"error: {e}")
+    names = explainer.class_names
+    if args.probes:
+        curves = {}
+        train_texts, train_labels = data.train.texts[: args.probe_texts], data.train.labels[: args.probe_texts]
+        test_texts, test_labels = texts[: args.examples], labels[: args.examples]
+        for name, model in (("pretrained", interpret.Explainer.pretrained(args.run)), (args.run.name, explainer)):
+            test_layers = probes.layer_features(model, test_texts)  # (L + 1, N, H)
+            curves[name] = probes.probe_accuracy(probes.layer_features(model, train_texts), train_labels,
+                                                 test_layers, test_labels)
+            probes.plot_layer_projections(test_layers, test_labels, names, out / f"layers_{name}.png",
+                                          title=f"{name}: {len(test_texts)} test texts, mean-pooled, layer by layer")
+            print(f"\nlinear probe by layer, {name}: " + "  ".join(f"{a:.3f}" for a in curves[name]))
+        probes.plot_probes(curves, out / "probes.png", title=f"{len(train_texts)} training texts, "
+                           f"{len(test_texts)} test texts")
+    if args.search:
+        text = (args.texts or default_texts(texts, labels, labels))[0]
+        words = [word.strip(".,;:!?'\"()").lower() for word in text.split()]
+        if args.search.lower() not in words:
+            sys.exit(f"error: --search {args.search!r} is not a word of the text {text[:80]!r}")
+        layer = explainer.hf.config.num_hidden_layers if args.layer is None else args.layer
+        corpus = data.train.texts[: args.corpus_texts]
+        path = out / f"index_layer{layer}_{len(corpus)}texts.npz"  # built once per run, layer and corpus
+        if path.exists():
+            index = probes.TokenIndex.load(path)
+        else:
+            index = probes.TokenIndex.build(explainer, corpus, layer)
+            with runs.atomic(path) as tmp:
+                index.save(tmp)
+        token, matches = index.nearest(explainer, text, words.index(args.search.lower()))
+        lines = [f"layer {layer}: the {len(matches)} tokens of {len(corpus)} training texts nearest to {token!r} "
+                 f"in {text[:80]!r}"] + [f"{m.cosine:.3f}  {m.context()}" for m in matches]
+        runs.write_text(out / f"search_{args.search}_layer{layer}.txt", "\n".join(lines) + "\n")
+        print("\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":

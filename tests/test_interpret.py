@@ -147,6 +147,19 @@ def test_principal_components_find_the_direction_of_the_spread():
 
 
 @pytest.mark.slow
+def test_umap_keeps_clusters_apart_and_declines_too_few_texts():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)) * 10
+    features = np.repeat(centres, 20, axis=0) + rng.normal(size=(60, 16))  # 3 clusters of 20
+    points = interpret.umap_points(features)
+    assert points.shape == (60, 2)
+    means = points.reshape(3, 20, 2).mean(axis=1)
+    spread = max(np.linalg.norm(points.reshape(3, 20, 2) - means[:, None], axis=-1).max(axis=1))
+    assert min(np.linalg.norm(means[a] - means[b]) for a in range(3) for b in range(a)) > spread
+    assert interpret.umap_points(features[:9]) is None
+
+
+@pytest.mark.slow
 def test_the_cli_explains_one_right_and_one_wrong_test_text_and_maps_the_features(hf_run, tmp_path):
     run_dir, _ = hf_run
     out = tmp_path / "pictures"

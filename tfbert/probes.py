@@ -1,0 +1,163 @@
+"""Layer by layer: what each encoder layer knows about the classes, and which tokens it sees as alike.
+
+    layers = probes.layer_features(explainer, texts)          # (L + 1, N, H): embeddings, then each layer
+    accuracy = probes.probe_accuracy(train_layers, train_labels, test_layers, test_labels)   # (L + 1,)
+    index = probes.TokenIndex.build(explainer, texts, layer=4)   # exBERT's search: every token's vector
+    index.nearest(explainer, "The bank raised rates", word=1, k=10)   # [(cosine, text, tokens, position)]
+
+A linear probe is a logistic regression trained on one layer's mean-pooled features of the training texts and
+scored on the test texts: where its accuracy rises is where the class information appears (Alain and Bengio 2016;
+for BERT, Tenney et al. 2019). Run on the pretrained encoder and on the fine-tuned one, it shows how fine-tuning
+moves that information. The token index is exBERT's search (Hoover et al. 2020): the contextual vectors of every
+token of a corpus at one layer, and the tokens nearest (cosine) to a chosen token in its own context.
+"""
+import dataclasses
+
+import numpy as np
+
+from tfbert.keras import tf
+
+
+def layer_features(explainer, texts, batch_size=32) -> np.ndarray:
+    """(L + 1, N, H) the mean over each text's tokens (padding left out) of the embedding output and of every
+    encoder layer's output, for an HF explainer (`interpret.Explainer`)."""
+    pooled = []
+    for start in range(0, len(texts), batch_size):
+        ids = explainer.wordpiece.dense(tf.constant(texts[start:start + batch_size]))  # (B, T)
+        mask = tf.cast(tf.not_equal(ids, explainer.wordpiece.pad_id), tf.float32)  # (B, T)
+        hidden = explainer.hf.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True,
+                                   training=False).hidden_states  # L + 1 x (B, T, H)
+        stacked = tf.stack(hidden)  # (L + 1, B, T, H)
+        pooled.append((tf.reduce_sum(stacked * mask[None, :, :, None], axis=2)
+                       / tf.reduce_sum(mask, axis=1)[None, :, None]).numpy())  # (L + 1, B, H)
+    return np.concatenate(pooled, axis=1)
+
+
+def probe_accuracy(train_layers, train_labels, test_layers, test_labels, seed=0) -> np.ndarray:
+    """(L + 1,) test accuracy of a logistic regression per layer, trained on that layer's training features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    scores = []
+    for train, test in zip(train_layers, test_layers):
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+        scores.append(probe.fit(train, train_labels).score(test, test_labels))
+    return np.array(scores)
+
+
+@dataclasses.dataclass
+class Match:
+    cosine: float
+    text: int  # index of the corpus text
+    tokens: list[str]  # that text's tokens
+    position: int  # the matching token's position in them
+
+    def context(self, width=6) -> str:
+        """The token in its context: `... left [TOKEN] right ...`."""
+        shown = lambda tokens: [t for t in tokens if t not in ("[CLS]", "[SEP]")]  # noqa: E731
+        left = shown(self.tokens[max(0, self.position - width):self.position])
+        right = shown(self.tokens[self.position + 1:self.position + 1 + width])
+        return " ".join([*left, f"[{self.tokens[self.position]}]", *right])
+
+
+@dataclasses.dataclass
+class TokenIndex:
+    """Unit-length contextual vectors of every token (but [CLS], [SEP] and padding) of a corpus at one layer."""
+    layer: int
+    vectors: np.ndarray  # (K, H), unit length
+    places: np.ndarray  # (K, 2) the corpus text and position of each vector
+    tokens: list[list[str]]  # each corpus text's tokens
+
+    @classmethod
+    def build(cls, explainer, texts, layer: int, batch_size=32) -> "TokenIndex":
+        vectors, places, tokens = [], [], []
+        for start in range(0, len(texts), batch_size):
+            ids = explainer.wordpiece.dense(tf.constant(texts[start:start + batch_size]))  # (B, T)
+            hidden = token_vectors(explainer, ids, layer)  # (B, T, H)
+            for row, text_ids in enumerate(ids.numpy()):
+                keep = [t for t, i in enumerate(text_ids) if i not in special_ids(explainer)]
+                vectors.append(hidden[row, keep])
+                places += [(start + row, t) for t in keep]
+                tokens.append(explainer.tokens(text_ids[text_ids != explainer.wordpiece.pad_id]))  # padding is last
+        vectors = np.concatenate(vectors)
+        return cls(layer, vectors / np.linalg.norm(vectors, axis=1, keepdims=True), np.array(places), tokens)
+
+    def save(self, path):
+        np.savez(path, layer=self.layer, vectors=self.vectors, places=self.places,
+                 tokens=np.array(["\t".join(t) for t in self.tokens]))
+
+    @classmethod
+    def load(cls, path) -> "TokenIndex":
+        with np.load(path) as saved:
+            return cls(int(saved["layer"]), saved["vectors"], saved["places"],
+                       [str(t).split("\t") for t in saved["tokens"]])
+
+    def nearest(self, explainer, text: str, word: int, k=10) -> tuple[str, list[Match]]:
+        """The `k` corpus tokens nearest to the first token of the text's `word`-th word (0-based, whitespace
+        words), in the text's own context: (that token, matches best first)."""
+        words = text.split()
+        if not 0 <= word < len(words):
+            raise ValueError(f"word {word} is not in {text!r} ({len(words)} words)")
+        position = 1 + sum(explainer.counts(words[:word]))  # after [CLS]
+        ids = explainer.wordpiece.dense(tf.constant([text]))
+        if position >= ids.shape[1] - 1:
+            raise ValueError(f"word {word} of {text!r} is past the model's {ids.shape[1]} tokens")
+        query = token_vectors(explainer, ids, self.layer)[0, position]
+        cosines = self.vectors @ (query / np.linalg.norm(query))  # (K,)
+        best = np.argsort(-cosines)[:k]
+        token = explainer.tokens(ids.numpy()[0])[position]
+        return token, [Match(float(cosines[i]), int(self.places[i, 0]), self.tokens[self.places[i, 0]],
+                             int(self.places[i, 1])) for i in best]
+
+
+def special_ids(explainer) -> set:
+    return {explainer.wordpiece.cls_id, explainer.wordpiece.sep_id, explainer.wordpiece.pad_id}
+
+
+def token_vectors(explainer, ids, layer: int) -> np.ndarray:
+    """(B, T, H) every token's vector after encoder layer `layer` (0: the embeddings)."""
+    mask = tf.cast(tf.not_equal(ids, explainer.wordpiece.pad_id), tf.int32)
+    return explainer.hf.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True,
+                             training=False).hidden_states[layer].numpy()
+
+
+def plot_layer_projections(layers, labels, class_names, path, title=""):
+    """(L + 1, N, H) features: each layer's on its two principal components, one panel per layer."""
+    import matplotlib.pyplot as plt
+
+    from tfbert import interpret, runs
+
+    fig, axes = plt.subplots(1, len(layers), figsize=(2.4 * len(layers), 2.8), squeeze=False)
+    for n, (ax, features) in enumerate(zip(axes[0], layers)):
+        points, explained = interpret.principal_components(features)
+        for label, name in enumerate(class_names):
+            chosen = labels == label
+            ax.scatter(points[chosen, 0], points[chosen, 1], s=3, alpha=0.5, label=name)
+        ax.set_title(f"{'embeddings' if n == 0 else f'layer {n}'} ({explained.sum():.0%})", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0][-1].legend(fontsize=6, markerscale=3)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    runs.save_figure(fig, path)
+
+
+def plot_probes(curves: dict, path, title=""):
+    """Probe accuracy by layer, one line per model ({name: (L + 1,) accuracies})."""
+    import matplotlib.pyplot as plt
+
+    from tfbert import runs
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, accuracy in curves.items():
+        ax.plot(range(len(accuracy)), accuracy, marker="o", label=name)
+    layers = len(next(iter(curves.values())))
+    ax.set_xticks(range(layers), ["emb."] + [str(i) for i in range(1, layers)])
+    ax.set_xlabel("layer (mean-pooled output)")
+    ax.set_ylabel("linear probe: test accuracy")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    runs.save_figure(fig, path)
