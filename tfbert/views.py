@@ -82,38 +82,43 @@ VIEW = """<div class="tfbert-attention" id="{id}" style="font: 13px sans-serif; 
   }}
   const y = (i) => top + row * i + row / 2;
 
-  function render() {{
-    svg.replaceChildren();
-    svg.appendChild(element("text", {{x: left, y: 12, "text-anchor": "end", fill: "#888"}}, "attends from"));
-    svg.appendChild(element("text", {{x: right, y: 12, fill: "#888"}}, "to"));
+  // Drawn once: the column headers, the tokens (hover one to keep only its lines), the segment boundary.
+  svg.appendChild(element("text", {{x: left, y: 12, "text-anchor": "end", fill: "#888"}}, "attends from"));
+  svg.appendChild(element("text", {{x: right, y: 12, fill: "#888"}}, "to"));
+  const lines = element("g", {{"class": "lines"}});
+  svg.appendChild(lines);
+  const froms = tokens.map((token, i) => {{
+    const from = element("text", {{"class": "token", x: left, y: y(i) + 4, "text-anchor": "end"}}, token);
+    from.addEventListener("mouseenter", () => {{ state.focus = i; render(); }});
+    from.addEventListener("mouseleave", () => {{ state.focus = null; render(); }});
+    svg.appendChild(from);
+    svg.appendChild(element("text", {{"class": "token", x: right, y: y(i) + 4}}, token));
+    return from;
+  }});
+  if (data.boundary !== null) {{  // the sentence pair's segment boundary
+    const at = top + row * data.boundary;
+    for (const x of [left, right]) {{
+      svg.appendChild(element("line", {{"class": "segment-boundary", x1: x - 60, x2: x + 60, y1: at, y2: at,
+                                        stroke: "#999", "stroke-dasharray": "4 3"}}));
+    }}
+  }}
+
+  function render() {{  // the lines of the chosen layer and heads (and focus), and the model view's choice
+    lines.replaceChildren();
     for (const h of state.heads) {{
       const weights = attention[state.layer][h];
       for (let i = 0; i < tokens.length; i++) {{
         if (state.focus !== null && i !== state.focus) continue;
         for (let j = 0; j < tokens.length; j++) {{
           if (weights[i][j] < data.smallest) continue;
-          svg.appendChild(element("line", {{
+          lines.appendChild(element("line", {{
             "class": `attention-line head-${{h}}`, "data-from": i, "data-to": j, "data-weight": weights[i][j],
             x1: left + 6, y1: y(i), x2: right - 6, y2: y(j), stroke: colors[h % colors.length],
             "stroke-width": 2, "stroke-opacity": weights[i][j]}}));
         }}
       }}
     }}
-    tokens.forEach((token, i) => {{
-      const from = element("text", {{"class": "token", x: left, y: y(i) + 4, "text-anchor": "end"}}, token);
-      from.addEventListener("mouseenter", () => {{ state.focus = i; render(); }});
-      from.addEventListener("mouseleave", () => {{ state.focus = null; render(); }});
-      if (state.focus === i) from.setAttribute("font-weight", "bold");
-      svg.appendChild(from);
-      svg.appendChild(element("text", {{"class": "token", x: right, y: y(i) + 4}}, token));
-    }});
-    if (data.boundary !== null) {{  // the sentence pair's segment boundary
-      const at = top + row * data.boundary;
-      for (const x of [left, right]) {{
-        svg.appendChild(element("line", {{"class": "segment-boundary", x1: x - 60, x2: x + 60, y1: at, y2: at,
-                                          stroke: "#999", "stroke-dasharray": "4 3"}}));
-      }}
-    }}
+    froms.forEach((from, i) => from.setAttribute("font-weight", state.focus === i ? "bold" : "normal"));
     root.querySelectorAll(".model canvas").forEach((canvas) => {{
       const chosen = Number(canvas.dataset.layer) === state.layer && state.heads.size === 1 &&
                      state.heads.has(Number(canvas.dataset.head));
