@@ -39,11 +39,12 @@ def main():
 
     texts, _, _ = evaluate.read_predictions(args.run / runs.PREDICTIONS)
     words = attributions.WordExplainer(interpret.from_run(args.run), args.shap_evals, args.lime_samples)
-    started, results = time.time(), {}
-    for method in args.explainers:  # one at a time, to report progress
-        results |= attributions.faithfulness(words, texts[: args.texts], [method])
-        print(f"{method}: {results[method]['seconds_per_text']:.2f} s a text, {time.time() - started:.0f} s so far",
-              flush=True)
+    started = time.time()
+
+    def report(method, scores):
+        print(f"{method}: {scores['seconds_per_text']:.2f} s a text, {time.time() - started:.0f} s so far", flush=True)
+
+    results = attributions.faithfulness(words, texts[: args.texts], args.explainers, report=report)
     runs.write_json(args.out or args.run / "faithfulness.json", results)
     print(f"{args.run}: {args.texts} test texts, SHAP {args.shap_evals} evaluations and LIME {args.lime_samples} "
           f"samples per text, {time.time() - started:.0f} s in all\n")

@@ -109,14 +109,16 @@ class WordExplainer:
 
     def attention(self, text, words, label):
         _, attention = self.explainer.attention(text)  # (L, heads, T, T)
-        last = attention[-1].mean(axis=0)  # (T, T)
-        scores = last[0] if self.explainer.text_tokens[0] else last.mean(axis=0)  # from [CLS], else received
-        return self.token_scores_to_words(scores, words)
+        return self.attended_words(attention[-1].mean(axis=0), words)
 
     def rollout(self, text, words, label):
         _, attention = self.explainer.attention(text)
-        rolled = rollout(attention)
-        scores = rolled[0] if self.explainer.text_tokens[0] else rolled.mean(axis=0)
+        return self.attended_words(rollout(attention), words)
+
+    def attended_words(self, weights, words) -> np.ndarray:
+        """(T, T) attention weights -> (W,) word scores: the [CLS] row, or without a [CLS] (the scratch model) the
+        attention each token receives on average."""
+        scores = weights[0] if self.explainer.text_tokens[0] else weights.mean(axis=0)
         return self.token_scores_to_words(scores, words)
 
     def random(self, text, words, label):
@@ -182,12 +184,15 @@ def erasure_scores(words_explainer: WordExplainer, attributions: list[WordAttrib
             "comprehensiveness_mean": float(comprehensiveness.mean()), "sufficiency_mean": float(sufficiency.mean())}
 
 
-def faithfulness(words_explainer: WordExplainer, texts, methods=EXPLAINERS, percents=PERCENTS) -> dict:
-    """{method: erasure scores + seconds per explanation} over `texts`, each explained for its predicted class."""
+def faithfulness(words_explainer: WordExplainer, texts, methods=EXPLAINERS, percents=PERCENTS, report=None) -> dict:
+    """{method: erasure scores + seconds per explanation} over `texts`, each explained for its predicted class;
+    `report(method, scores)` is called as each method finishes."""
     labels = np.argmax(words_explainer.probabilities(texts), axis=1)
     table = {}
     for method in methods:
         explained = [words_explainer.explain(method, text, int(label)) for text, label in zip(texts, labels)]
         table[method] = {**erasure_scores(words_explainer, explained, percents),
                          "seconds_per_text": float(np.mean([a.seconds for a in explained])), "texts": len(texts)}
+        if report:
+            report(method, table[method])
     return table

@@ -6,12 +6,11 @@
 Scaling past one machine is `multi_worker` (MultiWorkerMirroredStrategy): start the same command on
 every machine with a `TF_CONFIG` naming all workers and this one's index.
 """
-import glob
 import os
 import sys
 
 from tfbert.keras import tf
-from tfbert.notebook import TPU_DEVICE_FILES, TPU_WHEELS
+from tfbert.notebook import TPU_DEVICE_FILES, TPU_WHEELS, has_tpu
 
 STRATEGIES = ("auto", "cpu", "mirrored", "tpu", "multi_worker")
 # TensorFlow's TPU build of the installed version; pip picks the libtpu it requires. A TPU runtime of Colab has no
@@ -27,7 +26,7 @@ def _tpu_resolver():
     """A TPU cluster resolver if this machine has a TPU, else None (never waits)."""
     if os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"):  # a TPU node (older Colab)
         return lambda: tf.distribute.cluster_resolver.TPUClusterResolver()
-    if any(glob.glob(pattern) for pattern in TPU_DEVICE_FILES):  # a TPU VM
+    if has_tpu(TPU_DEVICE_FILES):  # a TPU VM (the module's name, so that tests can point it elsewhere)
         return lambda: tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
     return None
 

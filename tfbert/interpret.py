@@ -66,6 +66,13 @@ def features_in_length_order(features_model, ids, batch_size=64) -> np.ndarray:
     return evaluate.predict_in_order(features_model, batches, order)
 
 
+def probabilities_in_batches(model, dense, texts, batch_size) -> np.ndarray:
+    """(N, C) softmax of `model`'s logits for N texts, `batch_size` at a time in file order; `dense` turns a chunk
+    of texts into (B, T) ids."""
+    return np.concatenate([tf.nn.softmax(model(dense(texts[i:i + batch_size]))).numpy()
+                           for i in range(0, len(texts), batch_size)])
+
+
 def from_run(run_dir):
     """The explainer of a run directory: `ScratchExplainer` for the from-scratch model, `MaskedLMExplainer` for a
     KantaiBERT run (attention only: it has no classes), else `Explainer` (HF)."""
@@ -109,7 +116,17 @@ class Explainer:
     @classmethod
     def from_run(cls, run_dir):
         """The best weights of a trained HF run directory (config.json and best/ written by `finetune.run`)."""
-        run_dir = Path(run_dir)
+        explainer = cls.pretrained(run_dir)
+        trainable = runs.read_config(run_dir).recipe["trainable"]
+        trained = explainer.classifier.model if trainable else explainer.classifier.head  # what `finetune.run` trained
+        status = trained.load_weights(str(Path(run_dir) / runs.BEST_WEIGHTS))
+        status.assert_existing_objects_matched().expect_partial()  # every weight restored; the optimizer is not wanted
+        return explainer
+
+    @classmethod
+    def pretrained(cls, run_dir):
+        """The run's model as it was before training (the pretrained encoder, a random head): what its layers
+        knew beforehand."""
         config = runs.read_config(run_dir)
         recipe = config.recipe or {}
         if recipe.get("family") != "hf":
@@ -118,18 +135,6 @@ class Explainer:
                              "return no attention")
         encoder = encoders.resolve(recipe["encoder"], families=("hf",))
         classifier = bert.hf_classifier(encoder, len(config.class_names), recipe["trainable"], recipe["max_length"])
-        trained = classifier.model if recipe["trainable"] else classifier.head  # what `finetune.run` trained
-        status = trained.load_weights(str(run_dir / runs.BEST_WEIGHTS))
-        status.assert_existing_objects_matched().expect_partial()  # every weight restored; the optimizer is not wanted
-        return cls(classifier, encoder.vocab_file, config.class_names)
-
-    @classmethod
-    def pretrained(cls, run_dir):
-        """The run's encoder as it was before training (a random head): what its layers knew beforehand."""
-        config = runs.read_config(run_dir)
-        recipe = config.recipe or {}
-        encoder = encoders.resolve(recipe["encoder"], families=("hf",))
-        classifier = bert.hf_classifier(encoder, len(config.class_names), False, recipe["max_length"])
         return cls(classifier, encoder.vocab_file, config.class_names)
 
     text_tokens = (1, -1)  # the text's tokens, between [CLS] and [SEP]
@@ -144,8 +149,8 @@ class Explainer:
 
     def probabilities(self, texts, batch_size=64) -> np.ndarray:
         """(N, C) class probabilities for N raw texts (an empty one is [CLS] [SEP])."""
-        return np.concatenate([tf.nn.softmax(self.classifier.model(self.wordpiece.dense(tf.constant(
-            texts[i:i + batch_size])))).numpy() for i in range(0, len(texts), batch_size)])
+        return probabilities_in_batches(self.classifier.model, lambda chunk: self.wordpiece.dense(tf.constant(chunk)),
+                                        texts, batch_size)
 
     def tokens(self, ids) -> list[str]:
         return [self.vocab[i] for i in np.asarray(ids).reshape(-1)]
@@ -219,10 +224,11 @@ class ScratchExplainer:
 
     def probabilities(self, texts, batch_size=64) -> np.ndarray:
         """(N, C) class probabilities for N raw texts (one without words is a single padding token)."""
-        ids = scratch.encode(self.vectorizer, texts, self.config)
-        return np.concatenate([tf.nn.softmax(self.model(ids[i:i + batch_size].to_tensor(
-            shape=[None, max(1, int(tf.reduce_max(ids[i:i + batch_size].row_lengths())))]))).numpy()
-            for i in range(0, len(texts), batch_size)])
+        def dense(chunk):  # (B, T) ids, padded to the longest text, at least one column
+            ids = scratch.encode(self.vectorizer, chunk, self.config)
+            return ids.to_tensor(shape=[None, max(1, int(tf.reduce_max(ids.row_lengths())))])
+
+        return probabilities_in_batches(self.model, dense, texts, batch_size)
 
     def attention(self, text: str):
         """(tokens, (1, heads, T, T) attention weights of the one Transformer block)."""

@@ -35,8 +35,9 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-def has_tpu() -> bool:
-    return any(glob.glob(pattern) for pattern in TPU_DEVICE_FILES)
+def has_tpu(device_files=TPU_DEVICE_FILES) -> bool:
+    """Whether this machine shows a TPU VM's chips."""
+    return any(glob.glob(pattern) for pattern in device_files)
 
 
 def installed(name: str) -> str | None:

@@ -24,13 +24,19 @@ def layer_features(explainer, texts, batch_size=32) -> np.ndarray:
     pooled = []
     for start in range(0, len(texts), batch_size):
         ids = explainer.wordpiece.dense(tf.constant(texts[start:start + batch_size]))  # (B, T)
-        mask = tf.cast(tf.not_equal(ids, explainer.wordpiece.pad_id), tf.float32)  # (B, T)
-        hidden = explainer.hf.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True,
-                                   training=False).hidden_states  # L + 1 x (B, T, H)
-        stacked = tf.stack(hidden)  # (L + 1, B, T, H)
-        pooled.append((tf.reduce_sum(stacked * mask[None, :, :, None], axis=2)
+        hidden, mask = hidden_states(explainer, ids)  # (L + 1, B, T, H), (B, T)
+        pooled.append((tf.reduce_sum(hidden * mask[None, :, :, None], axis=2)
                        / tf.reduce_sum(mask, axis=1)[None, :, None]).numpy())  # (L + 1, B, H)
     return np.concatenate(pooled, axis=1)
+
+
+def hidden_states(explainer, ids):
+    """(B, T) ids -> ((L + 1, B, T, H) the embedding output and every encoder layer's, (B, T) float mask of the
+    tokens that are not padding)."""
+    mask = tf.cast(tf.not_equal(ids, explainer.wordpiece.pad_id), tf.float32)
+    hidden = explainer.hf.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True,
+                               training=False).hidden_states  # L + 1 x (B, T, H)
+    return tf.stack(hidden), mask
 
 
 def probe_accuracy(train_layers, train_labels, test_layers, test_labels, seed=0) -> np.ndarray:
@@ -72,11 +78,12 @@ class TokenIndex:
     @classmethod
     def build(cls, explainer, texts, layer: int, batch_size=32) -> "TokenIndex":
         vectors, places, tokens = [], [], []
+        special = {explainer.wordpiece.cls_id, explainer.wordpiece.sep_id, explainer.wordpiece.pad_id}
         for start in range(0, len(texts), batch_size):
             ids = explainer.wordpiece.dense(tf.constant(texts[start:start + batch_size]))  # (B, T)
             hidden = token_vectors(explainer, ids, layer)  # (B, T, H)
             for row, text_ids in enumerate(ids.numpy()):
-                keep = [t for t, i in enumerate(text_ids) if i not in special_ids(explainer)]
+                keep = [t for t, i in enumerate(text_ids) if i not in special]
                 vectors.append(hidden[row, keep])
                 places += [(start + row, t) for t in keep]
                 tokens.append(explainer.tokens(text_ids[text_ids != explainer.wordpiece.pad_id]))  # padding is last
@@ -100,7 +107,7 @@ class TokenIndex:
         if not 0 <= word < len(words):
             raise ValueError(f"word {word} is not in {text!r} ({len(words)} words)")
         position = 1 + sum(explainer.counts(words[:word]))  # after [CLS]
-        ids = explainer.wordpiece.dense(tf.constant([text]))
+        ids = explainer.ids(text)  # (1, T)
         if position >= ids.shape[1] - 1:
             raise ValueError(f"word {word} of {text!r} is past the model's {ids.shape[1]} tokens")
         query = token_vectors(explainer, ids, self.layer)[0, position]
@@ -111,15 +118,9 @@ class TokenIndex:
                              int(self.places[i, 1])) for i in best]
 
 
-def special_ids(explainer) -> set:
-    return {explainer.wordpiece.cls_id, explainer.wordpiece.sep_id, explainer.wordpiece.pad_id}
-
-
 def token_vectors(explainer, ids, layer: int) -> np.ndarray:
     """(B, T, H) every token's vector after encoder layer `layer` (0: the embeddings)."""
-    mask = tf.cast(tf.not_equal(ids, explainer.wordpiece.pad_id), tf.int32)
-    return explainer.hf.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True,
-                             training=False).hidden_states[layer].numpy()
+    return hidden_states(explainer, ids)[0][layer].numpy()
 
 
 def plot_layer_projections(layers, labels, class_names, path, title=""):

@@ -11,6 +11,7 @@ lines; clicking one opens it in the head view. For a sentence pair, `segments` (
 rule between the two sentences. The page's address can choose where it starts: `attention.html#layer=2&head=3`
 (1-based), the same as choosing them by hand.
 """
+import html
 import json
 import uuid
 
@@ -188,7 +189,7 @@ def attention_html(tokens, attention, title="", segments=None, page=False) -> st
             "title": title, "boundary": boundary, "smallest": SMALLEST}
     # JSON inside <script>: "</" would end the script early, so it is escaped.
     view = VIEW.format(id=f"tfbert-attention-{uuid.uuid4().hex[:12]}", data=json.dumps(data).replace("</", "<\\/"))
-    return PAGE.format(title=_escape(title or "attention"), view=view) if page else view
+    return PAGE.format(title=html.escape(title or "attention"), view=view) if page else view
 
 
 def write_attention(path, tokens, attention, title="", segments=None):
@@ -207,21 +208,17 @@ def words_html(attributions, class_names, title="", page=False) -> str:
             strength = abs(float(score)) / largest
             color = f"rgba(214, 39, 40, {strength:.2f})" if score > 0 else f"rgba(31, 119, 180, {strength:.2f})"
             spans.append(f'<span class="word" title="{score:+.4f}" style="background: {color}; padding: 1px 2px">'
-                         f"{_escape(word)}</span>")
-        lines.append(f'<tr><td style="padding: 4px 10px 4px 0; color: #555">{_escape(a.method.replace("_", " "))}'
+                         f"{html.escape(word)}</span>")
+        lines.append(f'<tr><td style="padding: 4px 10px 4px 0; color: #555">{html.escape(a.method.replace("_", " "))}'
                      f'</td><td style="line-height: 1.9">{" ".join(spans)}</td></tr>')
     label = class_names[attributions[0].label] if attributions else ""
     view = (f'<div class="tfbert-words" style="font: 14px sans-serif">'
-            f'<div style="font-weight: bold">{_escape(title)}</div>'
-            f'<div style="color: #555; margin: 4px 0">Why <b>{_escape(label)}</b>: red words pushed toward it, blue '
+            f'<div style="font-weight: bold">{html.escape(title)}</div>'
+            f'<div style="color: #555; margin: 4px 0">Why <b>{html.escape(label)}</b>: red words pushed toward it, blue '
             f"away; the stronger the colour, the larger the score (hover for it), scaled per explainer.</div>"
             f'<table>{"".join(lines)}</table></div>')
-    return PAGE.format(title=_escape(title or "word attributions"), view=view) if page else view
+    return PAGE.format(title=html.escape(title or "word attributions"), view=view) if page else view
 
 
 def write_words(path, attributions, class_names, title=""):
     runs.write_text(path, words_html(attributions, class_names, title, page=True))
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
