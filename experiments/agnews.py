@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfbert import cli, distribute, encoders, evaluate, finetune, report, runs, serving, train
+from tfbert import cli, distribute, encoders, errors, evaluate, finetune, report, runs, serving, train
 from tfbert.data import BadRowError, OfflineError, ag_news, pipeline
 from tfbert.keras import keras
 from tfbert.models import scratch
@@ -190,9 +190,11 @@ def run_bert(args, encoder, data, strategy, run_dir: Path) -> dict:
                         args=vars(args))
 
 
+@errors.command
 def main(argv=None):
     args = parse_args(argv)
     strategy = cli.strategy(args)  # first: multi-worker setup must precede other TF work
+    cli.output_folder(args.out)
     families = {VARIANTS[variant]["family"] for variant in args.variants if VARIANTS[variant]}
     try:
         encoder = encoders.resolve(args.encoder, families) if families else None  # once for every variant

@@ -25,7 +25,7 @@ import sys
 
 import numpy as np
 
-from tfbert import cli, distribute, encoders, finetune, report, runs
+from tfbert import cli, distribute, encoders, errors, finetune, report, runs
 from tfbert.data import BadRowError, OfflineError, cola
 from tfbert.metrics import MatthewsCorrelation
 from tfbert.train import KEEP_LAST
@@ -80,6 +80,7 @@ def parse_args(argv=None):
 
 def train(args):
     strategy = cli.strategy(args)
+    cli.output_folder(args.out)
     try:
         encoder = encoders.resolve(args.encoder, families={RECIPES[variant]["family"] for variant in args.variants})
         data = cola.load(args.data_dir, offline=args.offline, skip_bad_rows=args.skip_bad_rows)
@@ -117,8 +118,8 @@ def train(args):
               f"--model {args.out / args.variants[-1]})")
 
 
+@errors.command
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["predict"]:
         from tfbert import verdict
         verdict.main(argv[1:])

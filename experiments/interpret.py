@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfbert import attributions, evaluate, interpret, probes, runs, views
+from tfbert import attributions, cli, errors, evaluate, interpret, probes, runs, views
 from tfbert.data import OfflineError
 
 KANT_TEXTS = ("Human thinking involves human reason.",
@@ -54,6 +54,7 @@ def quietest_head(tokens, attention) -> int:
     return int(np.argmin(attention[-1][:, :, special].sum(axis=(1, 2))))
 
 
+@errors.command
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiments.interpret", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,6 +75,7 @@ def main(argv=None):
     group.add_argument("--layer", type=int, help="--search's layer (default: the last)")
     group.add_argument("--corpus-texts", type=int, default=1000, help="training texts --search looks through (1000)")
     group.add_argument("--data-dir", type=Path, help="the run's data folder (default: the one its config.json names)")
+    errors.add_debug_option(parser)
     args = parser.parse_args(argv)
     out = args.out or args.run / "interpret"
     try:
@@ -82,7 +84,7 @@ def main(argv=None):
             texts, labels, predictions = evaluate.read_predictions(args.run / runs.PREDICTIONS)
     except (FileNotFoundError, ValueError, OfflineError) as e:
         sys.exit(f"error: {e}")
-    out.mkdir(parents=True, exist_ok=True)
+    cli.output_folder(out)
     print(f"explaining {args.run} with its best weights")
     if explainer.class_names is None:  # KantaiBERT
         for n, text in enumerate(args.texts or KANT_TEXTS, start=1):

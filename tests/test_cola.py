@@ -27,9 +27,12 @@ def write_cola(folder, rows=120, final_newline=True):
 
 
 def run_cola(*args, stdin=None, timeout=900):
+    """`python -m experiments.cola ARGS` with `stdin` (str, or bytes as a pipe may carry them): (code, out, err)."""
+    if isinstance(stdin, str):
+        stdin = stdin.encode()
     process = subprocess.run([sys.executable, "-m", "experiments.cola", *map(str, args)], cwd=ROOT, input=stdin,
-                             capture_output=True, text=True, timeout=timeout)
-    return process.returncode, process.stdout, process.stderr
+                             capture_output=True, timeout=timeout)
+    return process.returncode, process.stdout.decode(), process.stderr.decode()
 
 
 def test_the_raw_files_load_with_their_quirks(tmp_path):
@@ -99,18 +102,26 @@ def test_keep_last_scores_the_last_epoch_whatever_validation_says(tmp_path, tiny
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["tuned", "mean"])  # HF ids model and TF-Hub strings model
-def test_predict_reads_piped_sentences_and_answers_empty_and_long_input(trained_run, variant):
+def test_predict_judges_every_piped_line_empty_long_and_not_utf8_ones_included(trained_run, variant):
     out, _ = trained_run
-    long = "word " * 100  # 500 characters: read, but cut to the model's length
-    code, stdout, stderr = run_cola("predict", "--model", out / variant,
-                                    stdin=f"The cat sat on the mat.\n\n{long}\n{'x' * 1200}\n")
+    long = "word " * 100  # 500 characters: cut to the model's length
+    huge = "the coach says " * 70_000  # a megabyte on one line: cut before tokenizing, still judged
+    stdin = f"The cat sat on the mat.\n\n{long}\n{'x' * 1200}\n".encode() + b"Jos\xe9 sat on the mat.\n" + \
+        f"{huge}\nThe dog barked.".encode()  # a Latin-1 byte, and no final newline
+    code, stdout, stderr = run_cola("predict", "--model", out / variant, stdin=stdin)
     assert code == 0, stderr[-3000:]
     lines = stdout.strip("\n").split("\n")
-    assert len(lines) == 4
+    assert len(lines) == 7
     assert lines[0].split(" (p = ")[0] in ("acceptable", "unacceptable") and lines[0].endswith("The cat sat on the mat.")
     assert lines[1].startswith("(empty: type a sentence)")
     assert "(judged on its first 14 word pieces only)" in lines[2]
-    assert lines[3].startswith("(too long: 1200 characters")
+    assert lines[3].split(" (p = ")[0] in ("acceptable", "unacceptable")  # one 1,200-character word
+    assert lines[4].endswith("Jos\ufffd sat on the mat.") and " (p = " in lines[4]
+    assert "(judged on its first 14 word pieces only)" in lines[5]
+    assert lines[6].endswith("The dog barked.")
+    assert [line for line in stderr.splitlines() if "UTF-8" in line] == ["warning: line 5: byte 0xe9 at column 4 is not UTF-8; judged with it "
+                                           "replaced by \ufffd", "1 line(s) had bytes that are not UTF-8 (replaced "
+                                           "by \ufffd)"]
 
 
 @pytest.mark.slow

@@ -38,8 +38,7 @@ def test_a_tpu_this_tensorflow_cannot_drive_stops_tpu_with_the_install_command_a
         distribute.get_strategy("tpu")
     message = str(error.value)
     assert "\n" not in message and "cannot use it" in message
-    install = f"pip install tensorflow-tpu=={tf.__version__} -f https://storage.googleapis.com/libtpu-wheels/index.html"
-    assert install in message
+    assert f"pip uninstall -y tensorflow && pip install tensorflow-tpu=={tf.__version__} libtpu==0.0.14" in message
     capsys.readouterr()
     assert distribute.get_strategy("auto") is tf.distribute.get_strategy()
     warning = capsys.readouterr().err

@@ -9,9 +9,10 @@ An option that every training run must honour is added in `add_run_options` and 
 (through `compute(args)`).
 """
 import argparse
+import tempfile
 from pathlib import Path
 
-from tfbert import distribute, encoders, train
+from tfbert import distribute, encoders, errors, train
 
 
 def add_data_options(parser: argparse.ArgumentParser, what: str, variable: str, skip_bad_rows=True):
@@ -51,6 +52,20 @@ def add_run_options(parser, out: str, batch_size: int):
     parser.add_argument("--overwrite", action="store_true",
                         help="train again where the results folder holds a finished or another run (default: refuse)")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="Keras progress output (default: 1)")
+    errors.add_debug_option(parser)
+
+
+def output_folder(path: Path, option="--out") -> Path:
+    """`path` ready to hold results (created if missing), checked before any work is done: a file there, or a place
+    that cannot be written, is a `UserError` naming it."""
+    if path.exists() and not path.is_dir():
+        raise errors.UserError(f"{option} {path} is a file, not a folder: pass a folder (it is created if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as e:
+        raise errors.UserError(f"{option} {path}: cannot write there ({e.strerror}): pass a folder you can write to")
+    return path
 
 
 def compute(args) -> train.Compute:

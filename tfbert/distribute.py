@@ -10,12 +10,9 @@ import os
 import sys
 
 from tfbert.keras import tf
-from tfbert.notebook import TPU_DEVICE_FILES, TPU_WHEELS, has_tpu
+from tfbert.devices import TPU_DEVICE_FILES, has_tpu, tpu_install_command
 
 STRATEGIES = ("auto", "cpu", "mirrored", "tpu", "multi_worker")
-# TensorFlow's TPU build of the installed version; pip picks the libtpu it requires. A TPU runtime of Colab has no
-# TensorFlow at all.
-TPU_INSTALL = f"pip install tensorflow-tpu=={tf.__version__} -f {TPU_WHEELS}"
 
 
 class StrategyError(RuntimeError):
@@ -42,7 +39,7 @@ def _tpu_strategy(resolver):
     except (tf.errors.OpError, ValueError, RuntimeError) as e:
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         raise StrategyError(f"this machine has a TPU, but TensorFlow {tf.__version__} cannot use it ({reason}); "
-                            f"install TensorFlow's TPU build: {TPU_INSTALL}") from e
+                            f"install TensorFlow's TPU build: {tpu_install_command()}") from e
 
 
 def get_strategy(name: str = "auto", devices=None) -> tf.distribute.Strategy:

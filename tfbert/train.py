@@ -12,7 +12,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from tfbert import optim, runs
+from tfbert import errors, optim, runs
 from tfbert.data import pipeline
 from tfbert.keras import keras, policy, tf
 
@@ -107,6 +107,7 @@ class RunLog(keras.callbacks.Callback):
                     f"{self.run_dir / runs.HISTORY} logs {len(self.epochs)} epochs before epoch {epoch}, "
                     "which the restored backup starts from; delete the run directory and start again"
                 )
+        errors.progress(f"the same command resumes {self.run_dir} from epoch {epoch + 1}")  # Keras counts from 1
         self._started = self._validation_started = time.perf_counter()
 
     def on_test_begin(self, logs=None):
@@ -158,12 +159,16 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
     callbacks = [
         log,
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
-        # Last, so that its backup of epoch k is written after the history and best weights of epoch k.
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        # Last, so that its backup of epoch k is written after the history and best weights of epoch k. Kept after
+        # the last epoch (a kill while the results are written resumes after it); `runs.run_once` removes it.
+        keras.callbacks.BackupAndRestore(str(run_dir / runs.BACKUP), delete_checkpoint=False),
+        keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: errors.progress(  # epoch is backed up now
+            f"the same command resumes {run_dir} from epoch {epoch + 2}")),
         *callbacks,
     ]
     model.fit(train_batches, validation_data=validation_batches, epochs=epochs, callbacks=callbacks, verbose=verbose)
     model.load_weights(str(run_dir / runs.BEST_WEIGHTS))
+    errors.progress(f"the same command finishes {run_dir} without training again")
     if log.epochs is None:  # restarted after the last epoch's backup: nothing was left to train
         return runs.read_json(run_dir / runs.HISTORY)
     return log.epochs

@@ -11,9 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from tfbert import runs, serving
+from tfbert import errors, runs, serving
+from tfbert.data.rows import decode_typed
 
-MAX_CHARACTERS = 1000
+# Characters kept of a very long line before tokenizing: more than `max_length` word pieces can hold (a piece
+# covers at most 100 characters, WordPiece's longest word, and a space), so the cut never changes the verdict.
+CHARACTERS_PER_PIECE = 101
 
 
 class Judge:
@@ -31,14 +34,11 @@ class Judge:
         text = sentence.strip()
         if not text:
             return "(empty: type a sentence)"
-        if len(text) > MAX_CHARACTERS:
-            return f"(too long: {len(text)} characters; give one sentence of at most {MAX_CHARACTERS})"
-        outputs = self.serve([text])
+        pieces = self.max_length - 2  # [CLS] and [SEP] take two
+        outputs = self.serve([text[:CHARACTERS_PER_PIECE * self.max_length]])  # the model keeps its first pieces
         name = outputs["class_name"].numpy()[0].decode()
         probability = float(outputs["probabilities"].numpy()[0, outputs["label"].numpy()[0]])
-        note = ""
-        if len(text.split()) > self.max_length - 2:
-            note = f" (judged on its first {self.max_length - 2} word pieces only)"
+        note = f" (judged on its first {pieces} word pieces only)" if len(text.split()) > pieces else ""
         return f"{name} (p = {probability:.2f}){note}"
 
 
@@ -59,21 +59,31 @@ def widget(run_dir):
 
 
 def main(argv=None):
+    """The `predict` command: a line in, a verdict out. Bytes that are not UTF-8 are replaced and counted, not fatal."""
     parser = argparse.ArgumentParser(prog="python -m experiments.cola predict",
                                      description="Judges sentences, typed or piped one per line, as acceptable or not.")
     parser.add_argument("--model", required=True, type=Path, help="a CoLA run directory, e.g. runs/cola/tuned")
+    errors.add_debug_option(parser)
     args = parser.parse_args(argv)
     try:
         judge = Judge(args.model)
     except FileNotFoundError as e:
-        sys.exit(f"error: {e}")
+        raise errors.UserError(e) from None
     interactive = sys.stdin.isatty()
     if interactive:
         print("Type a sentence and press Enter (Ctrl-D to quit).")
-    while True:
-        if interactive:
-            print("sentence> ", end="", flush=True)
-        line = sys.stdin.readline()
-        if not line:
-            break
+    not_utf8 = 0
+    for number, raw in enumerate(iter(lambda: _read_line(interactive), b""), start=1):
+        line, problem = decode_typed(raw)
+        if problem:
+            not_utf8 += 1
+            print(f"warning: line {number}: {problem}; judged with it replaced by \ufffd", file=sys.stderr)
         print(judge(line) if interactive else f"{judge(line)}\t{line.strip()}", flush=True)
+    if not_utf8:
+        print(f"{not_utf8} line(s) had bytes that are not UTF-8 (replaced by \ufffd)", file=sys.stderr)
+
+
+def _read_line(interactive: bool) -> bytes:
+    if interactive:
+        print("sentence> ", end="", flush=True)
+    return sys.stdin.buffer.readline()

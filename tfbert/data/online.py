@@ -6,6 +6,8 @@ import os
 import socket
 import threading
 
+from tfbert.errors import UserError
+
 
 class OfflineError(RuntimeError):
     """The network is needed and not there; the message says which local files to pass instead."""
@@ -28,9 +30,9 @@ def is_reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
     return bool(result)
 
 
-def require_network(what: str, instead: str, host: str = "storage.googleapis.com"):
+def require_network(what: str, instead: str, host: str = "storage.googleapis.com", port: int = 443):
     """Raises `OfflineError` at once if `host` is unreachable; `instead` tells the user what to pass."""
-    if not is_reachable(host):
+    if not is_reachable(host, port):
         raise OfflineError(f"{what} needs the network, and {host} cannot be reached. {instead}")
 
 
@@ -39,4 +41,6 @@ def local_folder(data_dir, variable: str, offline: bool, instead: str):
     data_dir = data_dir or os.environ.get(variable)
     if not data_dir and offline:
         raise OfflineError(f"--offline was given but no dataset folder. {instead}")
+    if data_dir and os.path.isfile(data_dir):
+        raise UserError(f"{data_dir} is a file, not a folder. {instead}")
     return data_dir or None

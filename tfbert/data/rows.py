@@ -47,6 +47,15 @@ def _decoded_lines(path: Path, not_utf8: dict) -> Iterator[str]:
             yield line.removeprefix("\ufeff") if number == 1 else line
 
 
+def decode_typed(raw: bytes) -> tuple[str, str | None]:
+    """Text a person typed or piped: (the text, bad bytes replaced by U+FFFD; what was wrong, or None).
+    Unlike a dataset's rows, such text is not refused for a stray byte (a pasted Latin-1 name, say)."""
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as e:
+        return raw.decode("utf-8", errors="replace"), f"byte {raw[e.start]:#04x} at column {e.start + 1} is not UTF-8"
+
+
 def read_lines(path) -> list[str]:
     """The file's lines (BOM and line endings removed); bytes that are not UTF-8 raise `BadRowError`."""
     not_utf8, lines = {}, []

@@ -1,0 +1,21 @@
+"""What accelerators this machine shows, and the TensorFlow build a TPU needs; no TensorFlow is imported here.
+
+`distribute` (strategies) and `notebook` (the Colab install) both read it, so neither imports the other.
+"""
+import glob
+
+TPU_DEVICE_FILES = ("/dev/accel*", "/dev/vfio/0")  # a TPU VM's chips (Colab's TPU runtimes)
+# TensorFlow's TPU build of tfbert's TensorFlow, and the libtpu it declares (`libtpu~=0.0.14`): both on PyPI. It
+# installs the same `tensorflow/` package as the plain build, so the two must never be installed together.
+TPU_BUILD = {"tensorflow-tpu": "2.20.0", "libtpu": "0.0.14"}
+
+
+def has_tpu(device_files=TPU_DEVICE_FILES) -> bool:
+    """Whether this machine shows a TPU VM's chips."""
+    return any(glob.glob(pattern) for pattern in device_files)
+
+
+def tpu_install_command() -> str:
+    """What to run where the plain TensorFlow build is installed on a TPU machine."""
+    pins = " ".join(f"{name}=={version}" for name, version in TPU_BUILD.items())
+    return f"pip uninstall -y tensorflow && pip install {pins} (in a notebook: tfbert.notebook.install())"
