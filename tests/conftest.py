@@ -1,9 +1,11 @@
 """Shared fixtures. Two logical CPU devices are configured before TensorFlow starts, for MirroredStrategy."""
 import csv
+import http.server
 import os
 import random
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,37 @@ def ag_news_dir(tmp_path_factory):
     write_ag_news_csv(folder / "offline_train.csv", 400, seed=1)
     write_ag_news_csv(folder / "offline_test.csv", 80, seed=2)
     return folder
+
+
+@pytest.fixture
+def http_server():
+    """serve({path: bytes}) -> the base URL of a new HTTP server on 127.0.0.1 answering GET /path with those bytes."""
+    servers = []
+
+    def serve(files: dict) -> str:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = files.get(self.path.lstrip("/"))
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 def start_cli(*args, env=None):

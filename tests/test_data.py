@@ -82,7 +82,7 @@ def test_offline_without_a_folder_fails_at_once_naming_what_to_pass(monkeypatch)
 
 def test_without_a_folder_or_network_tfds_is_never_asked(monkeypatch):
     monkeypatch.delenv(ag_news.DATA_DIR_VARIABLE, raising=False)
-    monkeypatch.setattr(online, "is_reachable", lambda host: False)
+    monkeypatch.setattr(online, "is_reachable", lambda host, port=443: False)
     with pytest.raises(OfflineError, match="TFBERT_DATA_DIR"):
         ag_news.load()
 

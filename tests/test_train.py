@@ -1,5 +1,6 @@
 """Training runs resume after a kill and end exactly where an uninterrupted run ends."""
 import json
+import re
 import signal
 import time
 
@@ -79,7 +80,7 @@ def test_a_backup_ahead_of_the_history_is_refused(tmp_path, model):
 
 
 @pytest.mark.slow
-def test_a_run_killed_after_its_first_epoch_resumes_and_ends_like_an_uninterrupted_run(tmp_path):
+def test_a_run_stopped_by_ctrl_c_says_where_it_resumes_and_ends_like_an_uninterrupted_run(tmp_path):
     write_ag_news_csv(tmp_path / "offline_train.csv", 3000, seed=1)  # big enough for epochs of ~1 s
     write_ag_news_csv(tmp_path / "offline_test.csv", 200, seed=2)
     common = ["--data-dir", tmp_path, "--variants", "scratch", "--preset", "tiny", "--epochs", "4", "--seed", "7", "--verbose", "0"]
@@ -91,15 +92,19 @@ def test_a_run_killed_after_its_first_epoch_resumes_and_ends_like_an_uninterrupt
     process = start_cli(*common, "--out", tmp_path / "killed")
     deadline = time.time() + 300
     while not (run_dir / "backup" / "chief" / "checkpoint").exists():  # epoch 1 ended and was backed up
-        assert process.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        assert process.poll() is None and time.time() < deadline, "the run ended before it could be stopped"
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.send_signal(signal.SIGINT)  # Ctrl-C
+    _, stderr = process.communicate()
+    assert process.returncode == 130 and "Traceback" not in stderr
+    resumes = re.fullmatch(rf"interrupted; the same command resumes {run_dir} from epoch (\d)", stderr.strip())
+    assert resumes, stderr[-3000:]
     logged = len(runs.read_json(run_dir / runs.HISTORY))
     assert 1 <= logged < 4 and not (run_dir / runs.METRICS).exists()
 
-    code, _, stderr = run_cli(*common, "--out", tmp_path / "killed")
+    code, stdout, stderr = run_cli(*common[:-1], "2", "--out", tmp_path / "killed")  # --verbose 2: a line an epoch
     assert code == 0, stderr[-3000:]
+    assert re.findall(r"^Epoch (\d)/4$", stdout, re.M)[0] == resumes.group(1)  # where the message said
     straight = tmp_path / "straight" / "scratch"
     for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
         assert [r[name] for r in runs.read_json(run_dir / runs.HISTORY)] == \

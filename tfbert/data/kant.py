@@ -62,17 +62,19 @@ def _verified(path: Path, size: int, sha256: str) -> bool:
     return path.is_file() and path.stat().st_size == size and runs.sha256(path) == sha256
 
 
-def download(cache=None, source=SOURCE) -> Path:
+def download(cache=None, source=None) -> Path:
     """The seven books in `cache`/kant (default `$TFBERT_CACHE`), each downloaded unless a verified copy is there.
 
-    A book whose size or sha256 differs from `BOOKS` is refused naming its URL (nothing of it is kept);
+    `source`: where the paths of `BOOKS` are (default `SOURCE`). A book whose size or sha256 differs from `BOOKS`
+    is refused naming its URL (nothing of it is kept);
     without the network, `OfflineError` at once, saying what to pass instead."""
     folder = Path(cache or runs.cache_dir()) / "kant"
     for name, (path, size, sha256) in BOOKS.items():
         target = folder / name
         if _verified(target, size, sha256):
             continue
-        url = f"{source}/{path}"
+        target.unlink(missing_ok=True)  # a damaged copy
+        url = f"{source or SOURCE}/{path}"
         require_network("Downloading Kant's books", HOW_TO_RUN_OFFLINE, host=urlparse(url).hostname,
                         port=urlparse(url).port or 443)
         print(f"downloading {url} ({size:,} bytes)")

@@ -1,0 +1,74 @@
+"""How every entry point ends when the user or the machine stops it: one line, a non-zero status, no traceback."""
+import errno
+import os
+import signal
+
+import pytest
+
+from tfbert import errors
+from tfbert.keras import tf
+
+
+def ends(main, argv=(), capsys=None):
+    """(exit status, stderr) of `errors.command(main)(argv)`."""
+    with pytest.raises(SystemExit) as stopped:
+        errors.command(main)(list(argv))
+    code = stopped.value.code
+    return (1, code) if isinstance(code, str) else (code, capsys.readouterr().err if capsys else "")
+
+
+def test_ctrl_c_and_sigterm_end_with_what_the_same_command_does_next(capsys):
+    errors.progress("the same command resumes runs/x/scratch from epoch 3")
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    def terminated(argv):
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.pause()  # the handler raises before this returns
+
+    for main, status in ((interrupted, 130), (terminated, 143)):
+        code, stderr = ends(main, capsys=capsys)
+        assert code == status
+        assert stderr.strip() == "interrupted; the same command resumes runs/x/scratch from epoch 3"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back as it was
+
+
+def test_a_full_disk_an_unwritable_place_and_a_file_for_a_folder_are_one_line_naming_the_path():
+    errors.progress("the same command resumes out/scratch from epoch 2")
+    cases = {
+        OSError(errno.ENOSPC, "No space left on device", "out/scratch/history.json"):
+            "error: no space left on the device holding out/scratch/history.json: free some space or pass another "
+            "--out; then the same command resumes out/scratch from epoch 2",
+        OSError(errno.EROFS, "Read-only file system", "/mnt/ro/x"):
+            "error: cannot write /mnt/ro/x (Read-only file system): pass a folder you can write to; then the same "
+            "command resumes out/scratch from epoch 2",
+        NotADirectoryError(errno.ENOTDIR, "Not a directory", "notes.txt/scratch"):
+            "error: notes.txt/scratch: a file stands where a folder is needed: pass another path",
+        tf.errors.ResourceExhaustedError(None, None, "{{function_node __wrapped__SaveV2_device_/job:localhost}} "
+                                         "/data/out/backup/chief/ckpt-1_temp/part-0.data; No space left on device"):
+            "error: no space left on the device holding /data/out/backup/chief/ckpt-1_temp/part-0.data: free some "
+            "space or pass another --out; then the same command resumes out/scratch from epoch 2",
+        errors.UserError("--out x is a file, not a folder"): "error: --out x is a file, not a folder",
+    }
+    for error, line in cases.items():
+        def fails(argv, error=error):
+            raise error
+        assert ends(fails) == (1, line)
+
+
+def test_a_bug_keeps_its_traceback_and_debug_shows_every_traceback(monkeypatch):
+    def bug(argv):
+        raise ZeroDivisionError("a bug")
+
+    def full(argv):
+        assert "--debug" not in argv  # taken out before the command's parser sees it
+        raise OSError(errno.ENOSPC, "No space left on device", "x")
+
+    with pytest.raises(ZeroDivisionError):
+        errors.command(bug)([])
+    with pytest.raises(OSError):
+        errors.command(full)(["--debug"])
+    monkeypatch.setenv("TFBERT_DEBUG", "1")
+    with pytest.raises(OSError):
+        errors.command(full)([])
