@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from experiments.kantaibert import encode, tokenizer_for  # noqa: E402
-from tfbert import encoders, train  # noqa: E402
+from tfbert import encoders, errors, train  # noqa: E402
 from tfbert.data import ag_news, kant, mlm, pipeline  # noqa: E402
 from tfbert.keras import keras, tf  # noqa: E402
 from tfbert.models import bert, kantaibert, scratch  # noqa: E402
@@ -253,7 +253,8 @@ def peer_steps(model, torch_python, threads) -> list[float] | None:
     return json.loads(done.stdout.strip().splitlines()[-1])["step_seconds"]
 
 
-def main():
+@errors.command
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
@@ -262,7 +263,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--torch-python", type=Path, default=ROOT / ".venv-torch" / "bin" / "python")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     steps = dict(zip(MODELS, args.steps))
 

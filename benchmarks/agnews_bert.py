@@ -10,17 +10,20 @@ Peer (plain PyTorch + HF, same data and weights, 3 seeds): fine-tuned 0.900, fro
 import argparse
 from pathlib import Path
 
+from tfbert import errors
+
 from seeds import ROOT, run_seeds, table
 
 
-def main():
+@errors.command
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=["hub_frozen", "hf_frozen", "hub_finetune", "hf_finetune"])
     parser.add_argument("--pooling", default="mean")
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "ag_news"))
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmarks" / "agnews_bert")
-    args, extra = parser.parse_known_args()
+    args, extra = parser.parse_known_args(argv)
     out = args.out / args.pooling
     run_seeds("experiments.agnews", args.seeds, out, ["--full", "--data-dir", args.data_dir, "--pooling", args.pooling,
                                                        "--verbose", "2", "--variants", *args.variants, *extra])

@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tfbert import errors  # noqa: E402
 from tfbert.data import ag_news  # noqa: E402
 from tfbert.keras import keras, tf  # noqa: E402
 
@@ -86,12 +87,13 @@ def mean_spread(values):
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values) if len(values) > 1 else 0:.4f}"
 
 
-def main():
+@errors.command
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data" / "ag_news")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench" / "agnews_scratch")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     data = ag_news.load(args.data_dir)
 
     ours, textbook = [], []

@@ -10,16 +10,19 @@ in-domain dev MCC 0.345 at lr 5e-5, 0.288 at lr 2e-5, frozen 0.0.
 import argparse
 from pathlib import Path
 
+from tfbert import errors
+
 from seeds import ROOT, run_seeds, table
 
 
-def main():
+@errors.command
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=["book", "tuned", "mean", "frozen"])
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "cola"))
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmarks" / "cola")
-    args, extra = parser.parse_known_args()
+    args, extra = parser.parse_known_args(argv)
     run_seeds("experiments.cola", args.seeds, args.out,
               ["--data-dir", args.data_dir, "--verbose", "2", "--variants", *args.variants, *extra])
     print(table(args.out, args.seeds, args.variants,

@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from tfbert import attributions, evaluate, interpret, runs
+from tfbert import attributions, errors, evaluate, interpret, runs
 
 
 def table(results: dict) -> str:
@@ -27,7 +27,8 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main():
+@errors.command
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, required=True, help="an HF or scratch run directory")
     parser.add_argument("--texts", type=int, default=200, help="test texts explained (default: 200)")
@@ -35,7 +36,7 @@ def main():
     parser.add_argument("--shap-evals", type=int, default=300, help="SHAP's model evaluations per text")
     parser.add_argument("--lime-samples", type=int, default=300, help="LIME's perturbed texts per text")
     parser.add_argument("--out", type=Path, help="JSON results (default: RUN/faithfulness.json)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     texts, _, _ = evaluate.read_predictions(args.run / runs.PREDICTIONS)
     words = attributions.WordExplainer(interpret.from_run(args.run), args.shap_evals, args.lime_samples)

@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tfbert import encoders, optim  # noqa: E402
+from tfbert import encoders, errors, optim  # noqa: E402
 from tfbert.data import ag_news, pipeline  # noqa: E402
 from tfbert.data.wordpiece import WordPiece  # noqa: E402
 from tfbert.keras import keras, tf  # noqa: E402
@@ -55,14 +55,15 @@ def tf_examples_per_second(family, texts, labels, batches, total_steps):
     return sum(sizes[2:]) / sum(timer.seconds[2:])
 
 
-def main():
+@errors.command
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data" / "ag_news")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--families", nargs="+", default=["hf", "hub"])
     parser.add_argument("--torch-python", type=Path, default=ROOT / ".venv-torch" / "bin" / "python")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     batch_size = 32
     data = ag_news.load(args.data_dir)

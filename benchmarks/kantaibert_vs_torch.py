@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from experiments.kantaibert import encode, tokenizer_for  # noqa: E402
-from tfbert import optim  # noqa: E402
+from tfbert import errors, optim  # noqa: E402
 from tfbert.data import kant, mlm  # noqa: E402
 from tfbert.keras import tf  # noqa: E402
 from timing import StepTimer  # noqa: E402  (benchmarks/timing.py)
@@ -34,7 +34,8 @@ from tfbert.models import kantaibert  # noqa: E402
 from transformers import TFRobertaForMaskedLM  # noqa: E402
 
 
-def main():
+@errors.command
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data" / "kant")
     parser.add_argument("--size", choices=sorted(kantaibert.PRESETS), default="book")
@@ -42,7 +43,7 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--torch-python", type=Path, default=ROOT / ".venv-torch" / "bin" / "python")
     parser.add_argument("--out", type=Path, default=None, help="default: runs/bench/kantaibert-SIZE")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)  # before TensorFlow starts
     config, seed, batch_size, lr = kantaibert.PRESETS[args.size], 0, 64, 5e-5
     args.out = args.out or ROOT / "runs" / "bench" / f"kantaibert-{args.size}"

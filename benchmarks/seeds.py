@@ -7,7 +7,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tfbert import runs  # noqa: E402
+from tfbert import errors, runs  # noqa: E402
 
 
 def run_seeds(module, seeds, out: Path, arguments):
@@ -15,7 +15,9 @@ def run_seeds(module, seeds, out: Path, arguments):
     for seed in seeds:
         command = [sys.executable, "-m", module, *map(str, arguments), "--seed", str(seed), "--out", str(out / f"seed{seed}")]
         print("$", " ".join(command), flush=True)
-        subprocess.run(command, cwd=ROOT, check=True)
+        if subprocess.run(command, cwd=ROOT).returncode:
+            raise errors.UserError(f"seed {seed} stopped (its message is above): fix that, then run this again; "
+                                   "finished seeds are kept")
 
 
 def table(out: Path, seeds, variants, scores) -> str:

@@ -41,8 +41,8 @@ PROMPTS = (
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiments.kantaibert", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", help=f"folder of kant_*.txt books (default: ${kant.DATA_DIR_VARIABLE}, else the seven "
-                        "books downloaded once into $TFBERT_CACHE/kant)")
+    parser.add_argument("--data-dir", help=f"folder of kant_*.txt books (default: ${kant.DATA_DIR_VARIABLE}, else the "
+                        "seven books downloaded once into $TFBERT_CACHE/kant)")
     parser.add_argument("--offline", action="store_true", help="never use the network; needs --data-dir")
     parser.add_argument("--size", choices=sorted(kantaibert.PRESETS), default="book", help="model size (default: book)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs (default: 1, as the book)")

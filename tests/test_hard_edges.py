@@ -63,7 +63,8 @@ def test_an_out_that_is_a_file_or_read_only_and_a_data_dir_that_is_a_file(ag_new
     assert (tmp_path / "notes.txt").read_text() == "mine\n"
     read_only = disk("read_only", "1m", "ro")
     assert ends(agnews.main, *common, "--out", read_only / "runs") == (
-        f"error: --out {read_only / 'runs'}: cannot write there (Read-only file system): pass a folder you can write to")
+        f"error: --out {read_only / 'runs'}: cannot write there (Read-only file system): pass a folder you can "
+        "write to")
     assert ends(agnews.main, "--data-dir", tmp_path / "notes.txt", *TINY, "--out", tmp_path / "out") == (
         f"error: {tmp_path / 'notes.txt'} is a file, not a folder. Pass a folder of AG News CSVs with --data-dir or "
         "TFBERT_DATA_DIR (for example ../shared/data/ag_news).")
@@ -80,7 +81,8 @@ def test_a_full_disk_ends_in_one_line_keeps_the_last_complete_state_and_the_same
     line = ends(agnews.main, *command)
     assert line.startswith(f"error: no space left on the device holding {run_dir}/")
     assert line.endswith(f"then the same command resumes {run_dir} from epoch 1")
-    leftovers = [p for p in run_dir.rglob("*") if p.is_file() and (p.name.startswith(runs.TEMPORARY) or "_temp" in str(p))]
+    leftovers = [p for p in run_dir.rglob("*")
+                 if p.is_file() and (p.name.startswith(runs.TEMPORARY) or "_temp" in str(p))]
     assert not leftovers  # nothing half-written (TensorFlow leaves its checkpoint's empty _temp folder)
     assert runs.read_json(run_dir / runs.IDENTITY)  # what was written is whole
 

@@ -10,7 +10,7 @@ stderr and a non-zero status:
 
 | what happened | the line |
 |---|---|
-| Ctrl-C (SIGINT) or SIGTERM | `interrupted; the same command resumes runs/agnews/scratch from epoch 4` (status 130 / 143) |
+| Ctrl-C (SIGINT), SIGTERM | `interrupted; the same command resumes runs/agnews/scratch from epoch 4` (status 130, 143) |
 | a full disk | `error: no space left on the device holding PATH: free some space or pass another --out; ...` |
 | a read-only or forbidden place, a file where a folder is needed | `error: cannot write PATH (...): ...` |
 | TensorFlow out of memory | `error: out of memory (...): a smaller --batch-size, ...` |

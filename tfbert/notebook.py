@@ -65,11 +65,12 @@ def pins(packages: dict) -> list[str]:
 
 def pip(*args):
     """`pip install --quiet ARGS` in this kernel's Python. Its notes about packages it left wanting other versions
-    are repeated as one line; a failure raises `RuntimeError` with pip's last error line."""
+    are repeated as one line; a failure ends the cell with pip's last error line (SystemExit: no traceback)."""
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *args], capture_output=True, text=True)
     errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
     if done.returncode != 0:
-        raise RuntimeError(f"pip could not install {' '.join(args)}: {(errors or done.stderr.splitlines() or ['?'])[-1]}")
+        last = (errors or done.stderr.splitlines() or ["?"])[-1]
+        raise SystemExit(f"error: pip could not install {' '.join(args)}: {last}")
     left = sorted({match.group(1) for match in re.finditer(r"^(\S+ [^ ]+) requires ", done.stderr, re.M)})
     if left:
         print(f"note: pip left {', '.join(left)} wanting other versions; tfbert does not import them")
@@ -85,7 +86,10 @@ def tensorflow_stand_in(folder) -> Path:
                             f"build stands here (tfbert.notebook)\nRequires-Dist: tensorflow-tpu=={version}\n",
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tfbert\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
-    digest = lambda text: base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()  # noqa: E731
+
+    def digest(text):  # RECORD's form: urlsafe base64 of the sha256, no padding
+        return base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+
     files[f"{info}/RECORD"] = "".join(f"{path},sha256={digest(text)},{len(text.encode())}\n"
                                       for path, text in files.items()) + f"{info}/RECORD,,\n"
     wheel = Path(folder) / f"{name}-{version}-py3-none-any.whl"

@@ -46,7 +46,8 @@ BOOKS = {  # file: (repository/commit/path under SOURCE, bytes, sha256)
         "gutenbergbooks/52821/6830dba046f0b2bad8736e12b6b89432363f8273/52821-0.txt",
         316_325, "93e194b38ea7534c4a8efa27aa18da28d3015ef959d47c4b8bdd9b222de2524a"),
 }
-HOW_TO_RUN_OFFLINE = f"Pass a folder of kant_*.txt books with --data-dir or ${DATA_DIR_VARIABLE} (e.g. ../shared/data/kant)."
+HOW_TO_RUN_OFFLINE = (f"Pass a folder of kant_*.txt books with --data-dir or ${DATA_DIR_VARIABLE} "
+                      "(e.g. ../shared/data/kant).")
 
 
 def corpus_files(data_dir) -> list[Path]:
