@@ -59,10 +59,10 @@ def parse_args(argv=None):
     parser.add_argument("--validation-fraction", type=float, default=0.1,
                         help="training texts held out to pick the best epoch (default: 0.1); 0 trains on all of "
                         "them and keeps the last epoch, as the PyTorch peer does")
-    parser.add_argument("--patience", type=int, default=None,
+    parser.add_argument("--patience", type=cli.positive_int, default=None,
                         help="stop after this many epochs without better validation accuracy (default: never)")
     group = parser.add_argument_group("scratch")
-    group.add_argument("--epochs", type=int, default=15, help="most epochs (default: 15)")
+    group.add_argument("--epochs", type=cli.positive_int, default=15, help="most epochs (default: 15)")
     group.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
     group.add_argument("--weight-decay", type=float, default=0.1, help="AdamW weight decay (default: 0.1)")
     group.add_argument("--preset", choices=sorted(scratch.PRESETS), default="regularized",
@@ -75,12 +75,12 @@ def parse_args(argv=None):
     group.add_argument("--pooling", choices=("mean", "pooled"),
                        help="hub variants: masked mean of sequence_output, or pooled_output (default: mean when "
                        "frozen, pooled when fine-tuned)")
-    group.add_argument("--bert-train-examples", type=int, help="train on the first N training texts")
-    group.add_argument("--finetune-epochs", type=int, help="fine-tuning epochs")
+    group.add_argument("--bert-train-examples", type=cli.positive_int, help="train on the first N training texts")
+    group.add_argument("--finetune-epochs", type=cli.positive_int, help="fine-tuning epochs")
     group.add_argument("--finetune-lr", type=float, default=5e-5, help="fine-tuning peak learning rate (default: 5e-5)")
     group.add_argument("--adam-epsilon", type=float, default=finetune.BertRecipe.adam_epsilon,
                        help="Adam epsilon, in Keras' form: see tfbert/optim.py (default: %(default)g)")
-    group.add_argument("--head-epochs", type=int, default=30,
+    group.add_argument("--head-epochs", type=cli.positive_int, default=30,
                        help="frozen variants: epochs of the head on cached features (default: 30)")
     group.add_argument("--head-lr", type=float, default=1e-3, help="frozen variants: learning rate (default: 1e-3)")
     group.add_argument("--buckets", action=argparse.BooleanOptionalAction, default=True,

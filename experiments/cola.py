@@ -68,12 +68,12 @@ def parse_args(argv=None):
                         help="which recipes to train (default: all)")
     cli.add_data_options(parser, "the raw CoLA TSVs", cola.DATA_DIR_VARIABLE)
     cli.add_encoder_options(parser, max_length=64)
-    parser.add_argument("--epochs", type=int, help="override the recipes' epochs")
+    parser.add_argument("--epochs", type=cli.positive_int, help="override the recipes' epochs")
     parser.add_argument("--adam-epsilon", type=float,
                         help="override the recipes' Adam epsilon (Keras' form, see tfbert/optim.py)")
     parser.add_argument("--keep", choices=("best", "last"), default="best",
                         help="the weights scored: the epoch with the best validation MCC, or the last (default: best)")
-    parser.add_argument("--train-examples", type=int, help="train on the first N training sentences (quick runs)")
+    parser.add_argument("--train-examples", type=cli.positive_int, help="train on the first N training sentences (quick runs)")
     cli.add_run_options(parser, out="runs/cola", batch_size=32)
     return parser.parse_args(argv)
 

@@ -15,6 +15,17 @@ from pathlib import Path
 from tfbert import distribute, encoders, errors, train
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above 0 (a batch size, a count of epochs, steps or examples)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {text!r}")
+    return value
+
+
 def add_data_options(parser: argparse.ArgumentParser, what: str, variable: str, skip_bad_rows=True):
     parser.add_argument("--data-dir", help=f"folder of {what} (default: ${variable}, else online)")
     parser.add_argument("--offline", action="store_true", help="never use the network; needs --data-dir")
@@ -26,14 +37,14 @@ def add_data_options(parser: argparse.ArgumentParser, what: str, variable: str, 
 def add_encoder_options(parser, max_length: int):
     parser.add_argument("--encoder", default="minilm_l6", help=f"pretrained encoder: {', '.join(encoders.PRESETS)}, "
                         "or a local HF BERT folder (default: minilm_l6, offline)")
-    parser.add_argument("--max-length", type=int, default=max_length,
+    parser.add_argument("--max-length", type=positive_int, default=max_length,
                         help=f"WordPiece tokens per text, [CLS] and [SEP] included (default: {max_length})")
     parser.add_argument("--hub-cache", type=Path, help="where TF-Hub exports are kept (default: $TFBERT_CACHE, "
                         "else ~/.cache/tfbert)")
 
 
 def add_run_options(parser, out: str, batch_size: int):
-    parser.add_argument("--batch-size", type=int, default=batch_size,
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size,
                         help=f"batch size per replica (default: {batch_size})")
     parser.add_argument("--seed", type=int, default=0, help="seeds weights, dropout and data order (default: 0)")
     parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="auto",
@@ -44,9 +55,9 @@ def add_run_options(parser, out: str, batch_size: int):
                        "units: mixed_bfloat16)")
     group.add_argument("--jit-compile", action="store_true",
                        help="compile the steps with XLA; turns on static shapes (always on under a TPU)")
-    group.add_argument("--steps-per-execution", type=int, default=1, metavar="N",
+    group.add_argument("--steps-per-execution", type=positive_int, default=1, metavar="N",
                        help="training steps per call of the compiled step (default: 1)")
-    group.add_argument("--pad-multiple", type=int, default=16, metavar="N",
+    group.add_argument("--pad-multiple", type=positive_int, default=16, metavar="N",
                        help="static shapes: pad batches to a multiple of N tokens (default: 16)")
     parser.add_argument("--out", type=Path, default=Path(out), help=f"results folder (default: {out})")
     parser.add_argument("--overwrite", action="store_true",

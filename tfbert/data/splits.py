@@ -66,6 +66,8 @@ def carve_validation(train: Split, fraction: float, seed: int = 0) -> tuple[Spli
         raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
     order = np.random.default_rng(seed).permutation(len(train))
     n_val = max(1, round(fraction * len(train))) if fraction else 0
+    if n_val >= len(train):
+        raise ValueError(f"validation fraction {fraction} of {len(train)} training texts leaves none to train on")
     return train.take(np.sort(order[n_val:])), train.take(np.sort(order[:n_val]))
 
 
