@@ -35,6 +35,7 @@ import numpy as np
 
 from tfbert import attributions, cli, errors, evaluate, interpret, probes, runs, views
 from tfbert.data import OfflineError
+from tfbert.data.rows import decode_typed
 
 KANT_TEXTS = ("Human thinking involves human reason.",
               "The categories of the understanding are the conditions of the possibility of experience.")
@@ -77,6 +78,10 @@ def main(argv=None):
     group.add_argument("--data-dir", type=Path, help="the run's data folder (default: the one its config.json names)")
     errors.add_debug_option(parser)
     args = parser.parse_args(argv)
+    for n, text in enumerate(args.texts):  # the shell hands over bytes that are not UTF-8 as surrogates
+        args.texts[n], problem = decode_typed(text.encode("utf-8", "surrogateescape"))
+        if problem:
+            print(f"warning: text {n + 1}: {problem}; explained with it replaced by \ufffd", file=sys.stderr)
     out = args.out or args.run / "interpret"
     try:
         explainer = interpret.from_run(args.run)

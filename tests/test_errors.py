@@ -31,7 +31,24 @@ def test_ctrl_c_and_sigterm_end_with_what_the_same_command_does_next(capsys):
         code, stderr = ends(main, capsys=capsys)
         assert code == status
         assert stderr.strip() == "interrupted; the same command resumes runs/x/scratch from epoch 3"
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back as it was
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back as they were
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_that_a_destructor_swallowed_is_raised_again_by_the_training_loop(capsys):
+    class Closes:
+        def __del__(self):  # Python drops an exception raised here ("Exception ignored in ...")
+            os.kill(os.getpid(), signal.SIGINT)
+            sum(range(10))  # the handler runs here, inside the destructor
+
+    def trains(argv):
+        Closes()  # collected at once: Ctrl-C lands in its destructor
+        errors.raise_pending()  # what `train.fit` calls after every batch
+        raise AssertionError("the swallowed Ctrl-C was not raised again")
+
+    code, stderr = ends(trains, capsys=capsys)
+    assert code == 130 and stderr.strip().endswith("interrupted; the same command resumes runs/x/scratch from epoch 3")
 
 
 def test_a_full_disk_an_unwritable_place_and_a_file_for_a_folder_are_one_line_naming_the_path():

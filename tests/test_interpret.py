@@ -181,10 +181,11 @@ def test_the_cli_explains_one_right_and_one_wrong_test_text_and_maps_the_feature
 def test_the_cli_explains_a_scratch_run_too(scratch_run, tmp_path):
     out = tmp_path / "pictures"
     result = subprocess.run([sys.executable, "-m", "experiments.interpret", "--run", str(scratch_run[0]), "--out",
-                             str(out), *QUICK, "goal after goal"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300)
+                             str(out), *QUICK, "goal after goal", b"the coach \xe9"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)  # a Latin-1 byte, as a shell passes it
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "text 1: goal after goal" in result.stdout
+    assert "text 1: goal after goal" in result.stdout and "text 2: the coach \ufffd" in result.stdout
+    assert "warning: text 2: byte 0xe9 at column 11 is not UTF-8; explained with it replaced by \ufffd" in result.stderr
     for name in ("attention_1.png", "attention_1.html", "head_1.png", "attributions_1.png", "words_1.html",
                  "projection.png"):
         assert (out / name).stat().st_size > 0, name

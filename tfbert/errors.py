@@ -58,8 +58,20 @@ def add_debug_option(parser: argparse.ArgumentParser):
     parser.add_argument(DEBUG_FLAG, action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
 
 
-def _raise_terminated(signum, frame):
-    raise Terminated()
+_pending = []  # the signals received while a command runs
+
+
+def _stop(signum, frame):
+    _pending.append(signum)
+    raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+
+
+def raise_pending():
+    """Raises again a Ctrl-C or SIGTERM that was swallowed: Python drops an exception raised while a destructor
+    runs ("Exception ignored in ..."), so a signal landing then would be lost. The training loop calls this after
+    every batch."""
+    if _pending:
+        raise KeyboardInterrupt() if _pending[-1] == signal.SIGINT else Terminated()
 
 
 def _filename(error) -> str:
@@ -111,7 +123,9 @@ def command(main):
         debug = DEBUG_FLAG in arguments or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
         arguments = [a for a in arguments if a != DEBUG_FLAG]
         main_thread = threading.current_thread() is threading.main_thread()  # where signal handlers can be set
-        previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
+        previous = {number: signal.signal(number, _stop) for number in (signal.SIGINT, signal.SIGTERM)} \
+            if main_thread else {}
+        _pending.clear()
         try:
             return main(arguments)
         except (KeyboardInterrupt, Terminated) as e:
@@ -125,7 +139,8 @@ def command(main):
                 raise
             raise SystemExit(line) from None
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+            _pending.clear()
 
     return run

@@ -163,7 +163,8 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
         # the last epoch (a kill while the results are written resumes after it); `runs.run_once` removes it.
         keras.callbacks.BackupAndRestore(str(run_dir / runs.BACKUP), delete_checkpoint=False),
         keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: errors.progress(  # epoch is backed up now
-            f"the same command resumes {run_dir} from epoch {epoch + 2}")),
+            f"the same command resumes {run_dir} from epoch {epoch + 2}"),
+            on_train_batch_end=lambda batch, logs: errors.raise_pending()),  # a Ctrl-C a destructor swallowed
         *callbacks,
     ]
     model.fit(train_batches, validation_data=validation_batches, epochs=epochs, callbacks=callbacks, verbose=verbose)
