@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from experiments.kantaibert import encode, tokenizer_for  # noqa: E402
+import records  # noqa: E402
 from tfbert import encoders, errors, train  # noqa: E402
 from tfbert.data import ag_news, kant, mlm, pipeline  # noqa: E402
 from tfbert.keras import keras, tf  # noqa: E402
@@ -286,19 +287,24 @@ def main(argv=None):
                 rows.setdefault("torch", []).append((seconds, shapes, None))
         real = sum(model.real)
         print(f"\n## {name}: {len(model.batches)} batches of {model.batch_size}, {real:,} real {model.unit} a pass\n")
-        print(f"| setup | {model.unit}/s (each repeat) | vs torch | achieved GFLOP/s | of float32 matmul | "
-              f"of bf16 matmul | padded tokens a pass | setup + 2 passes s |")
-        print("|---|---|---|---|---|---|---|---|")
+        columns = ["setup", f"{model.unit}/s (each repeat)", "vs torch", "GFLOP/s", "of f32 matmul",
+                   "of bf16 matmul", "padded tokens", "setup + 2 passes s"]
         rates = {setup: [real / sum(s) for s, _, _ in runs] for setup, runs in rows.items()}
+        table = []
         for setup, runs in rows.items():
             seconds, shapes, total = runs[-1]
             gflops = sum(model.flops(shape) for shape in shapes) / sum(seconds) / 1e9
             padded = sum(int(np.prod(s[0] if name == "kantaibert" else s)) for s in shapes)
             ratio = (f"{statistics.median(rates[setup]) / statistics.median(rates['torch']):.2f}x"
                      if "torch" in rates else "-")
-            print(f"| {setup} | {' / '.join(f'{r:.1f}' for r in rates[setup])} | {ratio} | {gflops:.0f} | "
-                  f"{gflops / peaks['float32']:.0%} | {gflops / peaks['bfloat16']:.0%} | {padded:,} | "
-                  f"{'-' if total is None else f'{total:.0f}'} |")
+            table.append([setup, " / ".join(f"{r:.1f}" for r in rates[setup]), ratio, round(gflops),
+                          f"{gflops / peaks['float32']:.0%}", f"{gflops / peaks['bfloat16']:.0%}", padded,
+                          "-" if total is None else round(total)])
+        print(records.markdown(columns, table))
+        records.write("accelerators", name, kind="table", columns=columns, rows=table,
+                      command=records.command_line(__file__, argv),
+                      label=f"{name}, {model.unit}/s, {len(model.batches)} batches of {model.batch_size} "
+                      f"(matmul: f32 {peaks['float32']:.0f}, bf16 {peaks['bfloat16']:.0f} GFLOP/s)")
         sys.stdout.flush()
         if hasattr(model, "breakdown"):  # where a float32 step's time goes
             seconds = model.breakdown()

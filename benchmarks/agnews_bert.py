@@ -12,7 +12,12 @@ from pathlib import Path
 
 from tfbert import errors
 
-from seeds import ROOT, run_seeds, table
+import records
+from seeds import ROOT, record, run_seeds, table
+
+
+PEER = {"label": "PyTorch + HF peer", "seeds": [0.898, 0.901, 0.902]}
+PEER_FROZEN = {"label": "peer, frozen, pooled output", "seeds": [0.810]}
 
 
 @errors.command
@@ -20,15 +25,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=["hub_frozen", "hf_frozen", "hub_finetune", "hf_finetune"])
-    parser.add_argument("--pooling", default="mean")
+    parser.add_argument("--pooling", choices=("mean", "pooled"),
+                        help="the hub variants' pooling (default: the experiment's, mean frozen and pooled fine-tuned)")
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "ag_news"))
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmarks" / "agnews_bert")
     args, extra = parser.parse_known_args(argv)
-    out = args.out / args.pooling
-    run_seeds("experiments.agnews", args.seeds, out, ["--full", "--data-dir", args.data_dir, "--pooling", args.pooling,
-                                                       "--verbose", "2", "--variants", *args.variants, *extra])
-    print(f"\npooling (hub variants): {args.pooling}")
+    extra += ["--pooling", args.pooling] if args.pooling else []
+    out = args.out / (args.pooling or "default")
+    run_seeds("experiments.agnews", args.seeds, out, ["--full", "--data-dir", args.data_dir, "--verbose", "2",
+                                                       "--variants", *args.variants, *extra])
     print(table(out, args.seeds, args.variants, ["test_accuracy"]))
+    record("agnews_bert", out, args.seeds, args.variants, "test_accuracy", {}, extra,
+           records.command_line(__file__, argv),
+           peer={variant: PEER_FROZEN if "frozen" in variant else PEER for variant in args.variants})
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import records  # noqa: E402
 from tfbert import errors  # noqa: E402
 from tfbert.data import ag_news  # noqa: E402
 from tfbert.keras import keras, tf  # noqa: E402
@@ -114,6 +115,13 @@ def main(argv=None):
     print(f"\ntextbook peak test accuracy (best epoch chosen on test): {mean_spread([r['peak_test_accuracy'] for r in textbook])}")
     print(f"ratios, ours / textbook: accuracy {statistics.mean(acc(ours)) / statistics.mean(acc(textbook)):.3f}x, "
           f"seconds per epoch {sec(ours) / sec(textbook):.2f}x")
+    records.write("agnews_scratch", "tfbert-scratch", kind="seeds", label="tfbert scratch (regularized preset, defaults)",
+                  command=records.command_line(__file__, argv), metric="test_accuracy",
+                  values={str(seed): run["test_accuracy"] for seed, run in zip(args.seeds, ours)},
+                  extra={"s / epoch": round(sec(ours), 1)},
+                  peer={"label": "textbook keras-io recipe", "seeds": acc(textbook)},
+                  notes=f"textbook peak (epoch chosen on test) {mean_spread([r['peak_test_accuracy'] for r in textbook])}"
+                  f"; textbook {sec(textbook):.1f} s / epoch")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@ from pathlib import Path
 
 from tfbert import errors
 
-from seeds import ROOT, run_seeds, table
+import records
+from seeds import ROOT, record, run_seeds, table
+
+
+PEER = {"label": "PyTorch + HF peer, lr 5e-5", "seeds": [0.313, 0.369, 0.353]}
 
 
 @errors.command
@@ -27,6 +31,8 @@ def main(argv=None):
               ["--data-dir", args.data_dir, "--verbose", "2", "--variants", *args.variants, *extra])
     print(table(args.out, args.seeds, args.variants,
                 ["test_mcc", "out_of_domain_dev_mcc", "test_accuracy", "out_of_domain_dev_accuracy"]))
+    record("cola", args.out, args.seeds, args.variants, "test_mcc", {"out-of-domain MCC": "out_of_domain_dev_mcc"},
+           extra, records.command_line(__file__, argv), peer={variant: PEER for variant in args.variants})
 
 
 if __name__ == "__main__":

@@ -11,20 +11,20 @@ import argparse
 import time
 from pathlib import Path
 
+import records
 from tfbert import attributions, errors, evaluate, interpret, runs
 
 
-def table(results: dict) -> str:
+def table(results: dict) -> tuple[list, list]:
+    """(columns, rows): an explainer a row, the most comprehensive first."""
     percents = attributions.PERCENTS
-    header = ("| explainer | " + " | ".join(f"comp. {p} %" for p in percents) + " | comp. mean | "
-              + " | ".join(f"suff. {p} %" for p in percents) + " | suff. mean | s / text |")
-    lines = [header, "|" + "---|" * (len(percents) * 2 + 4)]
-    for method, r in sorted(results.items(), key=lambda item: -item[1]["comprehensiveness_mean"]):
-        comprehensiveness = " | ".join(f"{r['comprehensiveness'][p]:.3f}" for p in percents)
-        sufficiency = " | ".join(f"{r['sufficiency'][p]:.3f}" for p in percents)
-        lines.append(f"| {method} | {comprehensiveness} | **{r['comprehensiveness_mean']:.3f}** | {sufficiency} | "
-                     f"**{r['sufficiency_mean']:.3f}** | {r['seconds_per_text']:.2f} |")
-    return "\n".join(lines)
+    columns = ["explainer", *(f"comp. {p} %" for p in percents), "comp. mean", *(f"suff. {p} %" for p in percents),
+               "suff. mean", "s / text"]
+    rows = [[method, *(round(r["comprehensiveness"][p], 3) for p in percents), round(r["comprehensiveness_mean"], 3),
+             *(round(r["sufficiency"][p], 3) for p in percents), round(r["sufficiency_mean"], 3),
+             round(r["seconds_per_text"], 2)]
+            for method, r in sorted(results.items(), key=lambda item: -item[1]["comprehensiveness_mean"])]
+    return columns, rows
 
 
 @errors.command
@@ -49,7 +49,12 @@ def main(argv=None):
     runs.write_json(args.out or args.run / "faithfulness.json", results)
     print(f"{args.run}: {args.texts} test texts, SHAP {args.shap_evals} evaluations and LIME {args.lime_samples} "
           f"samples per text, {time.time() - started:.0f} s in all\n")
-    print(table(results))
+    columns, rows = table(results)
+    print(records.markdown(columns, rows))
+    config = runs.read_config(args.run)
+    records.write("faithfulness", f"{config.experiment}-{config.variant}", kind="table", columns=columns, rows=rows,
+                  label=f"{config.experiment} {config.variant}, {args.texts} texts", command=records.command_line(
+                      __file__, argv))
 
 
 if __name__ == "__main__":

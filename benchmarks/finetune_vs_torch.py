@@ -26,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import records  # noqa: E402
 from tfbert import encoders, errors, optim  # noqa: E402
 from tfbert.data import ag_news, pipeline  # noqa: E402
 from tfbert.data.wordpiece import WordPiece  # noqa: E402
@@ -94,11 +95,14 @@ def main(argv=None):
           f"{os.cpu_count()} cores, threads {args.threads}, {args.steps} steps of {batch_size}")
     print(f"padded tokens per epoch: random {padded['random']:,}, buckets {padded['buckets']:,} "
           f"(real tokens {lengths.sum():,})")
-    print("| setup | examples/s | vs torch random (the peer) | vs torch with the same batches |")
-    print("|---|---|---|---|")
-    for key, value in results.items():
-        order = key.split()[-1]
-        print(f"| {key} | {value:.2f} | {value / results['torch random']:.2f}x | {value / results[f'torch {order}']:.2f}x |")
+    columns = ["setup", "examples/s", "vs torch random (the peer)", "vs torch, same batches"]
+    rows = [[key, round(value, 2), f"{value / results['torch random']:.2f}x",
+             f"{value / results[f'torch {key.split()[-1]}']:.2f}x"] for key, value in results.items()]
+    print(records.markdown(columns, rows))
+    records.write("speed", "finetune-vs-torch", kind="table", command=records.command_line(__file__, argv),
+                  label=f"MiniLM fine-tuning, {args.steps} batches of {batch_size}, examples/s over steps 3-{args.steps}",
+                  columns=columns, rows=rows, notes=f"padded tokens a pass: random {padded['random']:,}, buckets "
+                  f"{padded['buckets']:,} (real {lengths.sum():,}); one repeat")
 
 
 if __name__ == "__main__":

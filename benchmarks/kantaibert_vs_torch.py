@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from experiments.kantaibert import encode, tokenizer_for  # noqa: E402
+import records  # noqa: E402
 from tfbert import errors, optim  # noqa: E402
 from tfbert.data import kant, mlm  # noqa: E402
 from tfbert.keras import tf  # noqa: E402
@@ -87,15 +88,18 @@ def main(argv=None):
         return sum(tokens[1:]) / sum(result["step_seconds"][1:])
     print(f"\n### KantaiBERT MLM ({args.size}, {len(train)} steps of {batch_size} lines, {date.today()}, "
           f"{platform.machine()}, {args.threads} threads)\n")
-    print("| framework | tokens/s | s/step (median) | first step s | mean train loss | held-out MLM loss |")
-    print("|---|---|---|---|---|---|")
-    for name, result in results.items():
-        name = name.format(result.get("torch"))
-        print(f"| {name} | {tokens_per_second(result):.0f} | {statistics.median(result['step_seconds'][1:]):.2f} | "
-              f"{result['step_seconds'][0]:.1f} | {result['mean_train_loss']:.3f} | {result['held_out_loss']:.3f} |")
     ours, hf_step, peer = (tokens_per_second(r) for r in results.values())
+    columns = ["framework", "tokens/s", "s/step (median)", "mean train loss", "held-out MLM loss", "vs torch"]
+    rows = [[name.format(result.get("torch")), round(tokens_per_second(result)),
+             round(statistics.median(result["step_seconds"][1:]), 2), round(result["mean_train_loss"], 3),
+             round(result["held_out_loss"], 3), f"{tokens_per_second(result) / peer:.2f}x"]
+            for name, result in results.items()]
+    print(records.markdown(columns, rows))
     print(f"\ntokens/s ratios: tfbert / PyTorch {ours / peer:.2f}x, TF HF step / PyTorch {hf_step / peer:.2f}x, "
           f"tfbert / TF HF step {ours / hf_step:.2f}x")
+    records.write("kantaibert", f"speed-{args.size}-{len(train)}-steps", kind="table", columns=columns, rows=rows,
+                  label=f"the {args.size} RoBERTa, {len(train)} steps on the same masked batches",
+                  command=records.command_line(__file__, argv))
 
 
 if __name__ == "__main__":

@@ -9,12 +9,15 @@
     cola       CoLA `tuned`, 2 epochs on 800 sentences
     kantaibert the tiny RoBERTa, 60 steps
 and writes OUT_DIR/numbers.json: every run's history and metrics without the fields that measure time.
-`compare` says which numbers differ (bit for bit), or that none does.
+`compare` says which numbers differ (bit for bit), or that none does, and records the comparison
+(benchmarks/results/same_numbers/latest.json; python -m benchmarks.report shows it).
 """
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import records
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 COMMANDS = {
@@ -49,6 +52,7 @@ def run(out: Path):
                 "history": json.loads((run_dir / "history.json").read_text()),
                 "metrics": json.loads(metrics.read_text())})
     (out / "numbers.json").write_text(json.dumps(numbers, indent=1) + "\n")
+    (out / "commit.txt").write_text(records.commit() + "\n")
     print(f"{len(numbers)} runs: {', '.join(numbers)} -> {out / 'numbers.json'}")
 
 
@@ -66,6 +70,11 @@ def compare(old: Path, new: Path) -> int:
     for key in differ:
         print(f"differs: {key}: {a.get(key)} -> {b.get(key)}")
     print(f"{len(a)} numbers compared, {len(differ)} differ")
+    commits = [(d / "commit.txt").read_text().strip() if (d / "commit.txt").exists() else str(d) for d in (old, new)]
+    records.write("same_numbers", "latest", kind="table", label="histories and metrics of short runs of every "
+                  "experiment, bit for bit", command="python benchmarks/same_numbers.py run OUT (at each commit); "
+                  "python benchmarks/same_numbers.py compare OLD NEW", columns=["old", "new", "numbers compared", "differ"],
+                  rows=[[*commits, len(a), len(differ)]], notes="; ".join(differ[:5]))
     return 1 if differ else 0
 
 

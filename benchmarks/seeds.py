@@ -7,6 +7,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+import records  # noqa: E402
 from tfbert import errors, runs  # noqa: E402
 
 
@@ -33,3 +34,16 @@ def table(out: Path, seeds, variants, scores) -> str:
             lines.append(f"| {variant} | {score} | " + " | ".join(f"{v:.4f}" for v in values)
                          + f" | {values.mean():.4f} ± {sd:.4f} | {speed:.1f} |")
     return "\n".join(lines)
+
+
+def record(task, out: Path, seeds, variants, metric, more, arguments, command, peer=None, labels=None):
+    """A "seeds" record per variant (benchmarks/results/TASK/VARIANT[-ARGUMENTS].json): `metric` per seed, the means
+    of `more` per seed and the training speed beside it; `arguments` (the options beyond the script's own) name it."""
+    suffix = "".join(f"-{str(a).lstrip('-')}" for a in arguments)
+    for variant in variants:
+        metrics = [runs.read_json(out / f"seed{s}" / variant / runs.METRICS) for s in seeds]
+        extra = {name: [m[key] for m in metrics] for name, key in more.items()}
+        extra["train examples/s"] = round(float(np.mean([m["train_examples_per_second"] for m in metrics])), 1)
+        records.write(task, f"{variant}{suffix}", kind="seeds", label=(labels or {}).get(variant, variant),
+                      command=command, metric=metric, values={str(s): m[metric] for s, m in zip(seeds, metrics)},
+                      extra=extra, peer=(peer or {}).get(variant))

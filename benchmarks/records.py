@@ -1,0 +1,83 @@
+"""Benchmark results as data: one JSON record per measured configuration, under benchmarks/results/.
+
+    records.write("agnews_bert", "hf_finetune-peer-protocol", kind="seeds", ...)   # at the end of a benchmark
+    python -m benchmarks.report                                                 # BENCHMARKS.md from all records
+
+A record says what was run (command, commit, date, machine: `lscpu`'s model name and the flags that matter for
+speed, cores, whether other jobs shared the CPU; TensorFlow and PyTorch versions) and what came out. Two kinds:
+
+    "seeds": one configuration scored over seeds: {"metric": "test_accuracy", "seeds": {"0": 0.9059, ...},
+             "extra": {"train examples/s": 13.6}, "peer": {"seeds": [...], "label": "..."}}
+    "table": one run's table: {"columns": [...], "rows": [[...], ...]}
+
+Writing a record with the same task and name replaces it: a rerun of a benchmark updates its row.
+"""
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def machine(shared_cpu: bool) -> dict:
+    """This machine as a record names it: CPU model, the flags that decide matmul speed, cores, shared or not."""
+    model, flags = platform.processor() or platform.machine(), []
+    try:
+        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
+        fields = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip() for line in lines if ":" in line}
+        model = fields.get("Model name", model)
+        flags = [flag for flag in SPEED_FLAGS if flag in fields.get("Flags", "").split()]
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return {"cpu": model, "flags": flags, "cores": os.cpu_count(), "shared_cpu": shared_cpu}
+
+
+def versions() -> dict:
+    found = {"python": platform.python_version()}
+    for name in ("tensorflow", "torch", "transformers"):
+        module = sys.modules.get(name)
+        if module is not None:
+            found[name] = module.__version__
+    return found
+
+
+def commit() -> str | None:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                           text=True).stdout.strip()
+    return (done.stdout.strip() + ("+changes" if dirty else "")) if done.returncode == 0 else None
+
+
+def write(task: str, name: str, *, kind: str, label: str, command: str, shared_cpu=False, notes="", **result) -> Path:
+    """Writes (or replaces) benchmarks/results/TASK/NAME.json for a measurement made now, on this machine."""
+    record = {"task": task, "name": name, "kind": kind, "label": label, "command": command,
+              "date": datetime.date.today().isoformat(), "commit": commit(), "machine": machine(shared_cpu),
+              "versions": versions(), "provenance": "measured", **result, "notes": notes}
+    path = RESULTS / task / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    print(f"record: {path.relative_to(ROOT)} (python -m benchmarks.report regenerates BENCHMARKS.md)")
+    return path
+
+
+def command_line(script, argv) -> str:
+    """How the benchmark was started: `python benchmarks/NAME.py ARGS`."""
+    return " ".join(["python", f"benchmarks/{Path(script).name}", *map(shlex.quote, map(str, argv or []))])
+
+
+def markdown(columns, rows) -> str:
+    """A run's table as the scripts print it."""
+    return "\n".join(["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+                      *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)])
+
+
+def load(results=RESULTS) -> list[dict]:
+    """Every record under `results`, in task and name order."""
+    return [json.loads(path.read_text()) for path in sorted(Path(results).glob("*/*.json"))]
