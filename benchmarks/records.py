@@ -60,10 +60,10 @@ def write(task: str, name: str, *, kind: str, label: str, command: str, shared_c
     record = {"task": task, "name": name, "kind": kind, "label": label, "command": command,
               "date": datetime.date.today().isoformat(), "commit": commit(), "machine": machine(shared_cpu),
               "versions": versions(), "provenance": "measured", **result, "notes": notes}
-    path = RESULTS / task / f"{name}.json"
+    path = Path(RESULTS) / task / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-    print(f"record: {path.relative_to(ROOT)} (python -m benchmarks.report regenerates BENCHMARKS.md)")
+    print(f"record: {path} (python -m benchmarks.report regenerates BENCHMARKS.md)")
     return path
 
 
