@@ -145,7 +145,8 @@ def plot(tasks, all_records, folder: Path):
     means = [statistics.mean(r["values"].values()) for r in bert]
     sds = [statistics.stdev(r["values"].values()) if len(r["values"]) > 1 else 0 for r in bert]
     ax.barh(range(len(bert)), means, xerr=sds, color="tab:blue")
-    ax.axvline(statistics.mean(bert[0]["peer"]["seeds"]), color="tab:red", linestyle="--", label="PyTorch peer, fine-tuned")
+    peer = statistics.mean(bert[0]["peer"]["seeds"])
+    ax.axvline(peer, color="tab:red", linestyle="--", label="PyTorch peer, fine-tuned")
     ax.set_yticks(range(len(bert)), [r["label"] for r in bert], fontsize=7)
     ax.set_xlim(0.8, 0.92)
     ax.set_xlabel("AG News test accuracy (mean ± sd over seeds)")

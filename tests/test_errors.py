@@ -18,12 +18,12 @@ def ends(main, argv=(), capsys=None):
 
 
 def test_ctrl_c_and_sigterm_end_with_what_the_same_command_does_next(capsys):
-    errors.progress("the same command resumes runs/x/scratch from epoch 3")
-
     def interrupted(argv):
+        errors.progress("the same command resumes runs/x/scratch from epoch 3")  # as the training loop says
         raise KeyboardInterrupt
 
     def terminated(argv):
+        errors.progress("the same command resumes runs/x/scratch from epoch 3")
         os.kill(os.getpid(), signal.SIGTERM)
         signal.pause()  # the handler raises before this returns
 
@@ -43,6 +43,7 @@ def test_a_ctrl_c_that_a_destructor_swallowed_is_raised_again_by_the_training_lo
             sum(range(10))  # the handler runs here, inside the destructor
 
     def trains(argv):
+        errors.progress("the same command resumes runs/x/scratch from epoch 3")
         Closes()  # collected at once: Ctrl-C lands in its destructor
         errors.raise_pending()  # what `train.fit` calls after every batch
         raise AssertionError("the swallowed Ctrl-C was not raised again")
@@ -52,7 +53,6 @@ def test_a_ctrl_c_that_a_destructor_swallowed_is_raised_again_by_the_training_lo
 
 
 def test_a_full_disk_an_unwritable_place_and_a_file_for_a_folder_are_one_line_naming_the_path():
-    errors.progress("the same command resumes out/scratch from epoch 2")
     cases = {
         OSError(errno.ENOSPC, "No space left on device", "out/scratch/history.json"):
             "error: no space left on the device holding out/scratch/history.json: free some space or pass another "
@@ -70,6 +70,7 @@ def test_a_full_disk_an_unwritable_place_and_a_file_for_a_folder_are_one_line_na
     }
     for error, line in cases.items():
         def fails(argv, error=error):
+            errors.progress("the same command resumes out/scratch from epoch 2")
             raise error
         assert ends(fails) == (1, line)
 

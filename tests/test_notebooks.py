@@ -1,17 +1,11 @@
 """The notebooks as a reader runs them: top to bottom, here in their smoke setting (offline, on the CPU), and the
 Colab install they start with."""
-import json
-import os
-import subprocess
 import sys
-import sysconfig
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from tfbert import notebook
-from tfbert.data import online
 
 from conftest import ROOT
 
@@ -79,89 +73,6 @@ def test_in_colab_install_adds_what_colab_lacks_puts_the_clone_on_the_path_and_s
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not online.is_reachable("pypi.org"), reason="no package registry reachable")
-def test_the_tpu_install_set_resolves_to_one_tensorflow_build_the_tpu_one(tmp_path):
-    """pip's own resolution of what `install` asks for on a TPU runtime (metadata only, nothing installed): every
-    package that requires `tensorflow` takes the stand-in, and the only TensorFlow that is downloaded is the TPU
-    build, with its pinned libtpu."""
-    stand_in = notebook.tensorflow_stand_in(tmp_path)
-    requested = [*notebook.pins(notebook.TPU_BUILD), str(stand_in),
-                 *notebook.pins({k: v for k, v in notebook.COLAB_HAS.items() if k != "tensorflow"}),
-                 *notebook.pins(notebook.COLAB_LACKS)]
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
-                           "--report", str(tmp_path / "report.json"), *requested],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads((tmp_path / "report.json").read_text())
-    chosen = {item["metadata"]["name"].lower().replace("_", "-"): item for item in report["install"]}
-    assert chosen["tensorflow"]["download_info"]["url"] == stand_in.as_uri()  # no plain build from the registry
-    assert chosen["tensorflow-tpu"]["metadata"]["version"] == "2.20.0"
-    assert chosen["libtpu"]["metadata"]["version"] == "0.0.14"
-    assert {"tf-keras", "tensorflow-text", "tf-models-official", "transformers"} <= set(chosen)
-
-
-@pytest.fixture(scope="module")
-def colab_like(tmp_path_factory):
-    """A Python like a Colab runtime's: this stack (TensorFlow 2.20 and the rest, from the test's own environment,
-    on the path after the runtime's own packages) plus transformers 5.25.0, with huggingface_hub and `kernels`
-    (whose setuptools hook broke an editable install of tfbert), installed from the registry into a new venv."""
-    if not online.is_reachable("pypi.org"):
-        pytest.skip("no package registry reachable: cannot build a Colab-like runtime")
-    venv = tmp_path_factory.mktemp("colab_like") / "venv"
-    subprocess.run([sys._base_executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    (Path(site) / "stack.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # TF, tf_keras, ...: as Colab has
-    done = subprocess.run([python, "-m", "pip", "install", "--quiet", "transformers==5.25.0", "kernels"],
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return python
-
-
-FAKE_COLAB = "import sys, types; sys.modules['google.colab'] = types.ModuleType('google.colab')\n"
-
-
-@pytest.mark.slow
-def test_the_first_cell_installs_in_a_colab_like_runtime_twice_in_a_row_then_the_agnews_notebook_runs(
-        colab_like, tmp_path, tiny_bert_dir):
-    versions = "import importlib.metadata as m; print(*(m.version(n) for n in ('transformers', 'kernels')))"
-    assert subprocess.run([colab_like, "-c", versions], capture_output=True, text=True).stdout.split()[0] == "5.25.0"
-    cell = code_cells("agnews")[0].source
-    cell = cell.replace('REPO_URL = "https://github.com/tfbert/tfbert.git"', f"REPO_URL = {str(ROOT)!r}")
-    cell = cell.replace('CLONE = "/content/tfbert"', f"CLONE = {str(tmp_path / 'content' / 'tfbert')!r}")
-    twice = f"{FAKE_COLAB}cell = {cell!r}\nexec(cell)\nprint('--- again ---', flush=True)\nexec(cell)\n"
-    done = subprocess.run([colab_like, "-c", twice], cwd=tmp_path, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    first, again = done.stdout.split("--- again ---")
-    assert "installed: transformers==4.54.1" in first and "installed: transformers==4.54.1" in again
-    assert "note: pip left kernels" in first  # kernels still wants huggingface_hub 1.x; tfbert never imports it
-    where = "import tfbert, transformers; print(tfbert.__file__, transformers.__version__)"
-    done = subprocess.run([colab_like, "-c", where], cwd=tmp_path, capture_output=True, text=True)
-    path, version = done.stdout.split()
-    assert path == str(tmp_path / "content" / "tfbert" / "tfbert" / "__init__.py") and version == "4.54.1"
-
-    import papermill
-
-    kernels = tmp_path / "jupyter" / "kernels" / "colab_like"
-    kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [str(colab_like), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Colab-like", "language": "python"}))
-    os.environ["JUPYTER_PATH"] = str(tmp_path / "jupyter")  # papermill's kernel lookup reads it
-    try:
-        executed = papermill.execute_notebook(
-            str(NOTEBOOKS / "agnews.ipynb"), str(tmp_path / "executed.ipynb"), kernel_name="colab_like",
-            parameters={"SMOKE": True, "OUT": str(tmp_path / "runs"), "ENCODER": str(tiny_bert_dir)},
-            cwd=str(NOTEBOOKS), progress_bar=False)
-    finally:
-        del os.environ["JUPYTER_PATH"]
-    text = "\n".join(output.get("text", "") for cell in executed.cells if cell.cell_type == "code"
-                     for output in cell.get("outputs", []))
-    assert "| hf_finetune |" in text and "| hub_frozen |" in text
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("name, expected, pictures", [
     ("agnews", ["659,592", "input_word_ids: (1, 32)", "sequence_output -> (1, 32, 20)", "| hub_frozen |",
                 "| hf_finetune |", "Trainable params:"], 4),
@@ -192,29 +103,3 @@ def test_a_notebook_runs_top_to_bottom_in_its_smoke_setting(name, expected, pict
     shown = sum("image/png" in output.get("data", {}) for cell in executed.cells if cell.cell_type == "code"
                 for output in cell.get("outputs", []))
     assert shown == pictures
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not online.is_reachable("pypi.org"),
-                    reason="no package registry reachable: cannot check the Colab install set")
-@pytest.mark.parametrize("python", ["3.12", "3.13"])
-def test_every_package_colab_installs_has_a_release_for_colabs_python(python, tmp_path):
-    """Checks, without installing, that each pin of the notebooks' Colab install set (and of the stack Colab ships,
-    but for tensorflow itself, 620 MB) has a Linux wheel for `python`, or, for a pure-Python package published as a
-    source archive only (lime), that archive. A whole-set resolution with --only-binary would fail on `promise`,
-    an sdist-only dependency of tensorflow-datasets: each pin is checked alone (--no-deps)."""
-    pins = notebook.pins(notebook.COLAB_LACKS | notebook.NO_DEPS | notebook.COLAB_HAS)
-    missing = []
-    for pin in pins:
-        if pin.startswith("tensorflow=="):
-            continue
-        linux = ["--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64"]
-        kind = ["--no-binary=:all:"] if pin.split("==")[0] in notebook.SDIST_ONLY else ["--only-binary=:all:", *linux]
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *kind, "--python-version",
-                               python, "--implementation", "cp", "-d", str(tmp_path / pin), pin],
-                              capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            missing.append(f"{pin}: {done.stderr.strip().splitlines()[-1:]}")
-        for download in Path(tmp_path / pin).glob("*"):
-            download.unlink()
-    assert not missing, missing

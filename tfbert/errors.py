@@ -10,7 +10,7 @@ stderr and a non-zero status:
 
 | what happened | the line |
 |---|---|
-| Ctrl-C (SIGINT), SIGTERM | `interrupted; the same command resumes runs/agnews/scratch from epoch 4` (status 130, 143) |
+| Ctrl-C, SIGTERM | `interrupted; the same command resumes runs/agnews/scratch from epoch 4` (status 130, 143) |
 | a full disk | `error: no space left on the device holding PATH: free some space or pass another --out; ...` |
 | a read-only or forbidden place, a file where a folder is needed | `error: cannot write PATH (...): ...` |
 | TensorFlow out of memory | `error: out of memory (...): a smaller --batch-size, ...` |
@@ -45,7 +45,8 @@ class Terminated(BaseException):
     """SIGTERM, raised where the main thread is (like KeyboardInterrupt for SIGINT)."""
 
 
-_next = {"text": "the same command starts again"}
+START = "the same command starts again"
+_next = {"text": START}
 
 
 def progress(text: str):
@@ -126,6 +127,7 @@ def command(main):
         previous = {number: signal.signal(number, _stop) for number in (signal.SIGINT, signal.SIGTERM)} \
             if main_thread else {}
         _pending.clear()
+        progress(START)
         try:
             return main(arguments)
         except (KeyboardInterrupt, Terminated) as e:
