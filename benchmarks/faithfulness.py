@@ -52,8 +52,8 @@ def main(argv=None):
     columns, rows = table(results)
     print(records.markdown(columns, rows))
     config = runs.read_config(args.run)
-    records.write("faithfulness", f"{config.experiment}-{config.variant}", kind="table", columns=columns, rows=rows,
-                  label=f"{config.experiment} {config.variant}, {args.texts} texts", command=records.command_line(
+    records.write("faithfulness", f"{config.experiment}-{args.run.name}", kind="table", columns=columns, rows=rows,
+                  label=f"{config.experiment} {args.run.name}, {args.texts} texts", command=records.command_line(
                       __file__, argv))
 
 

@@ -13,12 +13,12 @@ speed, cores, whether other jobs shared the CPU; TensorFlow and PyTorch versions
 Writing a record with the same task and name replaces it: a rerun of a benchmark updates its row.
 """
 import datetime
+import importlib.metadata
 import json
 import os
 import platform
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,12 +40,19 @@ def machine(shared_cpu: bool) -> dict:
 
 
 def versions() -> dict:
+    """Python's and the installed TensorFlow's, transformers' and PyTorch's (the peers' venv is another Python)."""
     found = {"python": platform.python_version()}
-    for name in ("tensorflow", "torch", "transformers"):
-        module = sys.modules.get(name)
-        if module is not None:
-            found[name] = module.__version__
+    for name in ("tensorflow", "transformers", "torch"):
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
     return found
+
+
+def busy() -> bool:
+    """Whether other jobs shared the CPU: the 15-minute load average above the cores a benchmark uses, plus a half."""
+    return os.getloadavg()[2] > (os.cpu_count() or 1) + 0.5
 
 
 def commit() -> str | None:
@@ -55,8 +62,10 @@ def commit() -> str | None:
     return (done.stdout.strip() + ("+changes" if dirty else "")) if done.returncode == 0 else None
 
 
-def write(task: str, name: str, *, kind: str, label: str, command: str, shared_cpu=False, notes="", **result) -> Path:
-    """Writes (or replaces) benchmarks/results/TASK/NAME.json for a measurement made now, on this machine."""
+def write(task: str, name: str, *, kind: str, label: str, command: str, shared_cpu=None, notes="", **result) -> Path:
+    """Writes (or replaces) benchmarks/results/TASK/NAME.json for a measurement made now, on this machine.
+    `shared_cpu`: whether other jobs ran beside it (default: judged from the load average, `busy`)."""
+    shared_cpu = busy() if shared_cpu is None else shared_cpu
     record = {"task": task, "name": name, "kind": kind, "label": label, "command": command,
               "date": datetime.date.today().isoformat(), "commit": commit(), "machine": machine(shared_cpu),
               "versions": versions(), "provenance": "measured", **result, "notes": notes}

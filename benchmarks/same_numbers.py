@@ -40,6 +40,8 @@ def without_timing(value):
 
 
 def run(out: Path):
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "commit.txt").write_text(records.commit() + "\n")  # the code the runs start from
     numbers = {}
     for name, command in COMMANDS.items():
         target = out / name
@@ -52,7 +54,6 @@ def run(out: Path):
                 "history": json.loads((run_dir / "history.json").read_text()),
                 "metrics": json.loads(metrics.read_text())})
     (out / "numbers.json").write_text(json.dumps(numbers, indent=1) + "\n")
-    (out / "commit.txt").write_text(records.commit() + "\n")
     print(f"{len(numbers)} runs: {', '.join(numbers)} -> {out / 'numbers.json'}")
 
 

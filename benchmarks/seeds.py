@@ -1,4 +1,5 @@
 """Runs an experiment once per seed (each run resumable) and tabulates scores over the seeds."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,13 +38,14 @@ def table(out: Path, seeds, variants, scores) -> str:
 
 
 def record(task, out: Path, seeds, variants, metric, more, arguments, command, peer=None, labels=None):
-    """A "seeds" record per variant (benchmarks/results/TASK/VARIANT[-ARGUMENTS].json): `metric` per seed, the means
-    of `more` per seed and the training speed beside it; `arguments` (the options beyond the script's own) name it."""
-    suffix = "".join(f"-{str(a).lstrip('-')}" for a in arguments)
+    """A "seeds" record per variant (benchmarks/results/TASK/VARIANT[-ARGUMENTS].json): `metric` and the scores named
+    in `more` per seed, and the mean training speed; `arguments` (the options beyond the script's own) name it."""
+    suffix = re.sub(r"[^\w.=-]+", "_", "".join(f"-{str(a).lstrip('-')}" for a in arguments))
     for variant in variants:
         metrics = [runs.read_json(out / f"seed{s}" / variant / runs.METRICS) for s in seeds]
         extra = {name: [m[key] for m in metrics] for name, key in more.items()}
         extra["train examples/s"] = round(float(np.mean([m["train_examples_per_second"] for m in metrics])), 1)
-        records.write(task, f"{variant}{suffix}", kind="seeds", label=(labels or {}).get(variant, variant),
+        label = (labels or {}).get(variant, " ".join([variant, *map(str, arguments)]))
+        records.write(task, f"{variant}{suffix}", kind="seeds", label=label,
                       command=command, metric=metric, values={str(s): m[metric] for s, m in zip(seeds, metrics)},
                       extra=extra, peer=(peer or {}).get(variant))
