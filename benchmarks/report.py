@@ -28,8 +28,8 @@ sd over seeds where there are seeds), the command that reproduces each row, the 
 `python -m benchmarks.report` from the records in `benchmarks/results/` (do not edit by hand): a benchmark script
 writes or replaces its record, then `python -m benchmarks.report` rewrites this file, its plots and README's block.
 
-Machines: `lscpu`'s CPU model with its fastest matrix unit (AVX-512, AVX-512-bf16, AMX-bf16), 2 cores each; "not
-recorded" where the machine was not written down; "shared" where other jobs shared the CPU (speeds low, scores
+Machines: `lscpu`'s CPU model with its fastest matrix unit (AVX-512, AVX-512-bf16, AMX-bf16), 2 cores each; "CPU
+not recorded" where the machine was not written down; "shared" where other jobs shared the CPU (speeds low, scores
 unaffected). TensorFlow 2.20.0 (CPU), transformers 4.54.1, PyTorch peers 2.13.0+cpu, unless a record says otherwise.
 """
 
@@ -59,7 +59,7 @@ def where(record) -> str:
     """"2026-12-02, AMD EPYC (avx512_bf16), shared"."""
     machine = record["machine"]
     unit = next((flag for flag in ("amx_bf16", "avx512_bf16", "avx512f") if flag in (machine.get("flags") or [])), "")
-    cpu = machine["cpu"] + (f" ({unit})" if unit else "")
+    cpu = "CPU not recorded" if machine["cpu"] == "not recorded" else machine["cpu"] + (f" ({unit})" if unit else "")
     return f"{record['date']}, {cpu}" + (", shared" if machine.get("shared_cpu") else "") + \
         (f", commit {record['commit']}" if record.get("commit") else "")
 
