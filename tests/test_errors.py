@@ -45,7 +45,7 @@ def test_a_ctrl_c_that_a_destructor_swallowed_is_raised_again_by_the_training_lo
     def trains(argv):
         errors.progress("the same command resumes runs/x/scratch from epoch 3")
         Closes()  # collected at once: Ctrl-C lands in its destructor
-        errors.raise_pending()  # what `train.fit` calls after every batch
+        errors.raise_pending()  # what `train.fit` calls as each epoch ends
         raise AssertionError("the swallowed Ctrl-C was not raised again")
 
     code, stderr = ends(trains, capsys=capsys)

@@ -69,8 +69,8 @@ def _stop(signum, frame):
 
 def raise_pending():
     """Raises again a Ctrl-C or SIGTERM that was swallowed: Python drops an exception raised while a destructor
-    runs ("Exception ignored in ..."), so a signal landing then would be lost. The training loop calls this after
-    every batch."""
+    runs ("Exception ignored in ..."), so a signal landing then would be lost. The training loop calls this when an
+    epoch ends."""
     if _pending:
         raise KeyboardInterrupt() if _pending[-1] == signal.SIGINT else Terminated()
 

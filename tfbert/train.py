@@ -156,15 +156,19 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
         raise ValueError(f"monitor {monitor!r} needs validation batches; without them, monitor {KEEP_LAST!r} keeps the last epoch")
     run_dir = Path(run_dir)
     log = RunLog(run_dir, monitor, mode, patience, per_epoch)
+
+    def backed_up(epoch):  # the epoch's backup is written: a stop from now on resumes after it
+        errors.progress(f"the same command resumes {run_dir} from epoch {epoch + 2}")
+        errors.raise_pending()  # a Ctrl-C that a destructor swallowed during the epoch (no per-batch hook: Keras
+        # would time every batch's callbacks then, and warn on small models)
+
     callbacks = [
         log,
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
         # Last, so that its backup of epoch k is written after the history and best weights of epoch k. Kept after
         # the last epoch (a kill while the results are written resumes after it); `runs.run_once` removes it.
         keras.callbacks.BackupAndRestore(str(run_dir / runs.BACKUP), delete_checkpoint=False),
-        keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: errors.progress(  # epoch is backed up now
-            f"the same command resumes {run_dir} from epoch {epoch + 2}"),
-            on_train_batch_end=lambda batch, logs: errors.raise_pending()),  # a Ctrl-C a destructor swallowed
+        keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: backed_up(epoch)),
         *callbacks,
     ]
     model.fit(train_batches, validation_data=validation_batches, epochs=epochs, callbacks=callbacks, verbose=verbose)
