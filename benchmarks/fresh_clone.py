@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def minutes(seconds: float) -> str:
-    return f"{int(seconds // 60)} min {round(seconds % 60)} s"
+    whole = round(seconds)
+    return f"{whole // 60} min {whole % 60} s"
 
 
 @errors.command
