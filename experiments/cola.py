@@ -73,7 +73,8 @@ def parse_args(argv=None):
                         help="override the recipes' Adam epsilon (Keras' form, see tfbert/optim.py)")
     parser.add_argument("--keep", choices=("best", "last"), default="best",
                         help="the weights scored: the epoch with the best validation MCC, or the last (default: best)")
-    parser.add_argument("--train-examples", type=cli.positive_int, help="train on the first N training sentences (quick runs)")
+    parser.add_argument("--train-examples", type=cli.positive_int,
+                        help="train on the first N training sentences (quick runs)")
     cli.add_run_options(parser, out="runs/cola", batch_size=32)
     return parser.parse_args(argv)
 

@@ -62,19 +62,24 @@ def main(argv=None):
     parser.add_argument("texts", nargs="*", help="texts to explain (default: one right and one wrong test text)")
     parser.add_argument("--run", type=Path, required=True,
                         help="an HF, scratch or KantaiBERT run directory, e.g. runs/agnews/hf_finetune")
-    parser.add_argument("--examples", type=cli.positive_int, default=1000, help="test texts in the projection (default: 1000)")
+    parser.add_argument("--examples", type=cli.positive_int, default=1000,
+                        help="test texts in the projection (default: 1000)")
     parser.add_argument("--steps", type=cli.positive_int, default=50, help="integrated-gradients steps (default: 50)")
-    parser.add_argument("--shap-evals", type=cli.positive_int, default=300, help="SHAP's model evaluations per text (default: 300)")
-    parser.add_argument("--lime-samples", type=cli.positive_int, default=300, help="LIME's perturbed texts per text (default: 300)")
+    parser.add_argument("--shap-evals", type=cli.positive_int, default=300,
+                        help="SHAP's model evaluations per text (default: 300)")
+    parser.add_argument("--lime-samples", type=cli.positive_int, default=300,
+                        help="LIME's perturbed texts per text (default: 300)")
     parser.add_argument("--out", type=Path, help="where the pictures go (default: RUN/interpret)")
     group = parser.add_argument_group("layer by layer (HF runs; they read the run's training texts again)")
     group.add_argument("--probes", action="store_true",
                        help="a linear probe per layer, pretrained encoder against this run's, and each layer's map")
-    group.add_argument("--probe-texts", type=cli.positive_int, default=2000, help="training texts the probes learn from (2000)")
+    group.add_argument("--probe-texts", type=cli.positive_int, default=2000,
+                       help="training texts the probes learn from (2000)")
     group.add_argument("--search", metavar="WORD", help="exBERT's search: the training texts' tokens nearest to WORD "
                        "of the first text, in its context")
     group.add_argument("--layer", type=int, help="--search's layer (default: the last)")
-    group.add_argument("--corpus-texts", type=cli.positive_int, default=1000, help="training texts --search looks through (1000)")
+    group.add_argument("--corpus-texts", type=cli.positive_int, default=1000,
+                       help="training texts --search looks through (1000)")
     group.add_argument("--data-dir", type=Path, help="the run's data folder (default: the one its config.json names)")
     errors.add_debug_option(parser)
     args = parser.parse_args(argv)

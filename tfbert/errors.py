@@ -17,7 +17,7 @@ stderr and a non-zero status:
 | a `UserError` raised by tfbert | its message |
 
 What the same command does next comes from `progress`, which the run directories (`runs.run_once`) and the
-training loop (`train.RunLog`) keep up to date. Files are written atomically (`runs.atomic`), so what an
+training loop (`train.fit`) keep up to date. Files are written atomically (`runs.atomic`), so what an
 interrupted or failed write leaves is the last complete state. A bug (any other exception) still shows its
 traceback. `--debug` (any entry point) or `TFBERT_DEBUG=1` shows the traceback of every failure.
 
@@ -75,21 +75,19 @@ def raise_pending():
         raise KeyboardInterrupt() if _pending[-1] == signal.SIGINT else Terminated()
 
 
-def _filename(error) -> str:
-    return error.filename if getattr(error, "filename", None) else "a file"
-
-
 def describe(error: BaseException) -> str | None:
     """The one line a user-caused or environment-caused failure ends with; None for anything else (a bug)."""
     then = f"then {_next['text']}"
+    full = "error: no space left on the device holding {}: free some space or pass another --out; " + then
+    unwritable = "error: cannot write {}: pass a folder you can write to; " + then
     if isinstance(error, UserError):
         return f"error: {error}"
     if isinstance(error, OSError):
-        where = _filename(error)
+        where = error.filename or "a file"
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
-            return f"error: no space left on the device holding {where}: free some space or pass another --out; {then}"
+            return full.format(where)
         if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return f"error: cannot write {where} ({error.strerror}): pass a folder you can write to; {then}"
+            return unwritable.format(f"{where} ({error.strerror})")
         if error.errno == errno.ENOTDIR:
             return f"error: {where}: a file stands where a folder is needed: pass another path"
         return None
@@ -98,9 +96,9 @@ def describe(error: BaseException) -> str | None:
         path = re.search(r"(?:^|\s)(/[^\s;]+)", message)  # TF names the file it was writing
         where = path.group(1).rstrip(":,.") if path else "a file"
         if "No space left on device" in message or "out of space" in message.lower():
-            return f"error: no space left on the device holding {where}: free some space or pass another --out; {then}"
+            return full.format(where)
         if kind == "PermissionDeniedError" or "Read-only file system" in message:
-            return f"error: cannot write {where}: pass a folder you can write to; {then}"
+            return unwritable.format(where)
         if kind == "ResourceExhaustedError":
             return f"error: out of memory ({_first_line(message)}): use a smaller --batch-size or --max-length; {then}"
     if isinstance(error, MemoryError):

@@ -107,7 +107,6 @@ class RunLog(keras.callbacks.Callback):
                     f"{self.run_dir / runs.HISTORY} logs {len(self.epochs)} epochs before epoch {epoch}, "
                     "which the restored backup starts from; delete the run directory and start again"
                 )
-        errors.progress(f"the same command resumes {self.run_dir} from epoch {epoch + 1}")  # Keras counts from 1
         self._started = self._validation_started = time.perf_counter()
 
     def on_test_begin(self, logs=None):
@@ -157,8 +156,11 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
     run_dir = Path(run_dir)
     log = RunLog(run_dir, monitor, mode, patience, per_epoch)
 
+    def starts(epoch):  # Keras counts epochs from 1
+        errors.progress(f"the same command resumes {run_dir} from epoch {epoch + 1}")
+
     def backed_up(epoch):  # the epoch's backup is written: a stop from now on resumes after it
-        errors.progress(f"the same command resumes {run_dir} from epoch {epoch + 2}")
+        starts(epoch + 1)
         errors.raise_pending()  # a Ctrl-C that a destructor swallowed during the epoch (no per-batch hook: Keras
         # would time every batch's callbacks then, and warn on small models)
 
@@ -168,7 +170,8 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
         # Last, so that its backup of epoch k is written after the history and best weights of epoch k. Kept after
         # the last epoch (a kill while the results are written resumes after it); `runs.run_once` removes it.
         keras.callbacks.BackupAndRestore(str(run_dir / runs.BACKUP), delete_checkpoint=False),
-        keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: backed_up(epoch)),
+        keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: starts(epoch),
+                                       on_epoch_end=lambda epoch, logs: backed_up(epoch)),
         *callbacks,
     ]
     model.fit(train_batches, validation_data=validation_batches, epochs=epochs, callbacks=callbacks, verbose=verbose)

@@ -9,14 +9,13 @@ Without a local folder the seven Project Gutenberg books are downloaded once (3.
 (the GITenberg project and gutenbergbooks), and checked against its size and sha256: the same bytes as
 ../shared/data/kant, so a run on either gives the same numbers.
 """
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 from tfbert import runs
-from tfbert.data.online import OfflineError, require_network
+from tfbert.data.online import OfflineError, local_folder, require_network
 from tfbert.data.rows import read_lines
 from tfbert.errors import UserError
 
@@ -51,8 +50,6 @@ HOW_TO_RUN_OFFLINE = (f"Pass a folder of kant_*.txt books with --data-dir or ${D
 
 
 def corpus_files(data_dir) -> list[Path]:
-    if Path(data_dir).is_file():
-        raise UserError(f"{data_dir} is a file, not a folder. {HOW_TO_RUN_OFFLINE}")
     files = sorted(Path(data_dir).glob("kant_*.txt"))
     if not files:
         raise FileNotFoundError(f"no kant_*.txt files in {data_dir} (pass --data-dir or ${DATA_DIR_VARIABLE})")
@@ -93,11 +90,7 @@ def download(cache=None, source=None) -> Path:
 def read_corpus(data_dir=None, offline=False) -> tuple[list[str], list[str]]:
     """(train lines, held-out lines) from `data_dir`, else `$TFBERT_KANT_DIR`, else the downloaded books (refused
     with `offline`)."""
-    data_dir = data_dir or os.environ.get(DATA_DIR_VARIABLE)
-    if not data_dir:
-        if offline:
-            raise OfflineError(f"--offline was given but no Kant folder. {HOW_TO_RUN_OFFLINE}")
-        data_dir = download()
+    data_dir = local_folder(data_dir, DATA_DIR_VARIABLE, offline, HOW_TO_RUN_OFFLINE, what="Kant") or download()
     lines = [line.strip() for path in corpus_files(data_dir) for line in read_lines(path) if line.strip()]
     train = [line for i, line in enumerate(lines) if i % HELD_OUT_EVERY]
     held_out = [line for i, line in enumerate(lines) if i % HELD_OUT_EVERY == 0]

@@ -36,11 +36,11 @@ def require_network(what: str, instead: str, host: str = "storage.googleapis.com
         raise OfflineError(f"{what} needs the network, and {host} cannot be reached. {instead}")
 
 
-def local_folder(data_dir, variable: str, offline: bool, instead: str):
-    """The dataset folder to read: `data_dir`, else `$variable`; None means tfds, refused if `offline`."""
+def local_folder(data_dir, variable: str, offline: bool, instead: str, what="dataset"):
+    """The `what` folder to read: `data_dir`, else `$variable`; None means a download, refused if `offline`."""
     data_dir = data_dir or os.environ.get(variable)
     if not data_dir and offline:
-        raise OfflineError(f"--offline was given but no dataset folder. {instead}")
+        raise OfflineError(f"--offline was given but no {what} folder. {instead}")
     if data_dir and os.path.isfile(data_dir):
         raise UserError(f"{data_dir} is a file, not a folder. {instead}")
     return data_dir or None
