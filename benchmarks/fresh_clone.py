@@ -19,11 +19,6 @@ from tfbert import errors
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def minutes(seconds: float) -> str:
-    whole = round(seconds)
-    return f"{whole // 60} min {whole % 60} s"
-
-
 @errors.command
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -46,7 +41,7 @@ def main(argv=None):
     total = sum(int(n) for n in re.findall(r"(\d+) (?:passed|failed|skipped|error)", counts))
     records.write("suite", "make-test", kind="table", label="`make test` on a fresh clone, install included",
                   command=records.command_line(__file__, argv), columns=["tests", "passed", "tests time", "in all"],
-                  rows=[[total, passed, minutes(test_seconds), minutes(seconds)]], notes=counts)
+                  rows=[[total, passed, records.minutes(test_seconds), records.minutes(seconds)]], notes=counts)
 
 
 if __name__ == "__main__":

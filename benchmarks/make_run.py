@@ -50,8 +50,7 @@ def main(argv=None):
     records.write("make_run", "defaults", kind="table", label="`make run` on the offline data, empty TF-Hub cache",
                   command=records.command_line(__file__, argv), columns=COLUMNS, rows=table,
                   totals={"seconds": round(seconds)},
-                  notes=f"{round(seconds) // 60} min {round(seconds) % 60} s with the TF-Hub export, the install not "
-                  "counted")
+                  notes=f"{records.minutes(seconds)} with the TF-Hub export, the install not counted")
     sys.stdout.flush()
 
 

@@ -81,6 +81,12 @@ def command_line(script, argv) -> str:
     return " ".join(["python", f"benchmarks/{Path(script).name}", *map(shlex.quote, map(str, argv or []))])
 
 
+def minutes(seconds: float) -> str:
+    """"12 min 0 s": a duration as the records state it."""
+    whole = round(seconds)
+    return f"{whole // 60} min {whole % 60} s"
+
+
 def markdown(columns, rows) -> str:
     """A run's table as the scripts print it."""
     return "\n".join(["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),

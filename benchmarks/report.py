@@ -80,9 +80,9 @@ def seeds_table(rows) -> list[str]:
 
 
 def table(record) -> list[str]:
+    rows = [[cell(value) for value in row] for row in record["rows"]]
     lines = [f"**{record['label']}** ({where(record)}): `{record['command']}`", "",
-             "| " + " | ".join(record["columns"]) + " |", "|" + "---|" * len(record["columns"])]
-    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in record["rows"]]
+             *records.markdown(record["columns"], rows).splitlines()]
     return lines + ([f"\n{record['notes']}."] if record.get("notes") else [])
 
 
