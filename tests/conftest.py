@@ -3,6 +3,7 @@ import csv
 import http.server
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -81,10 +82,12 @@ def http_server():
 
 
 def start_cli(*args, env=None):
-    """Starts `python -m experiments.agnews ARGS` from the repository root; returns the Popen."""
+    """Starts `python -m experiments.agnews ARGS` from the repository root, as from a terminal (Ctrl-C not ignored,
+    even where the test run itself was started in the background); returns the Popen."""
     return subprocess.Popen(
         [sys.executable, "-m", "experiments.agnews", *map(str, args)],
         cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

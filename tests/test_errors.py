@@ -18,6 +18,8 @@ def ends(main, argv=(), capsys=None):
 
 
 def test_ctrl_c_and_sigterm_end_with_what_the_same_command_does_next(capsys):
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
     def interrupted(argv):
         errors.progress("the same command resumes runs/x/scratch from epoch 3")  # as the training loop says
         raise KeyboardInterrupt
@@ -31,8 +33,18 @@ def test_ctrl_c_and_sigterm_end_with_what_the_same_command_does_next(capsys):
         code, stderr = ends(main, capsys=capsys)
         assert code == status
         assert stderr.strip() == "interrupted; the same command resumes runs/x/scratch from epoch 3"
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back as they were
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert {number: signal.getsignal(number) for number in before} == before  # put back as they were
+
+
+def test_a_signal_the_process_ignores_stays_ignored():
+    """A shell starts a background job (`nohup`, `&`) with Ctrl-C ignored: the command must not take it back."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        seen = []
+        errors.command(lambda argv: seen.append(signal.getsignal(signal.SIGINT)))([])
+        assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -48,7 +60,11 @@ def test_a_ctrl_c_that_a_destructor_swallowed_is_raised_again_by_the_training_lo
         errors.raise_pending()  # what `train.fit` calls as each epoch ends
         raise AssertionError("the swallowed Ctrl-C was not raised again")
 
-    code, stderr = ends(trains, capsys=capsys)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal, even in the background
+    try:
+        code, stderr = ends(trains, capsys=capsys)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert code == 130 and stderr.strip().endswith("interrupted; the same command resumes runs/x/scratch from epoch 3")
 
 

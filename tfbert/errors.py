@@ -122,8 +122,9 @@ def command(main):
         debug = DEBUG_FLAG in arguments or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
         arguments = [a for a in arguments if a != DEBUG_FLAG]
         main_thread = threading.current_thread() is threading.main_thread()  # where signal handlers can be set
-        previous = {number: signal.signal(number, _stop) for number in (signal.SIGINT, signal.SIGTERM)} \
-            if main_thread else {}
+        # A signal the process ignores stays ignored (a shell starts background jobs, `nohup` or `&`, ignoring Ctrl-C).
+        previous = {number: signal.signal(number, _stop) for number in (signal.SIGINT, signal.SIGTERM)
+                    if main_thread and signal.getsignal(number) is not signal.SIG_IGN}
         _pending.clear()
         progress(START)
         try:
