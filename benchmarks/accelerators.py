@@ -1,4 +1,4 @@
-"""Benchmark (issue 14): training speed with the switches a GPU/TPU run uses, against the PyTorch peer, on this CPU.
+"""Benchmark: training speed with the switches a GPU/TPU run uses, against the PyTorch peer, on this CPU.
 
 Each model is given the very same batches (which examples go together, and their token ids) in every setup:
     minilm      all-MiniLM-L6-v2 fine-tuned on AG News (HF TFBertForSequenceClassification), batch 32, tfbert's
@@ -35,15 +35,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from experiments.kantaibert import encode, tokenizer_for  # noqa: E402
-import records  # noqa: E402
-from tfbert import encoders, errors, train  # noqa: E402
-from tfbert.data import ag_news, kant, mlm, pipeline  # noqa: E402
-from tfbert.keras import keras, tf  # noqa: E402
-from tfbert.models import bert, kantaibert, scratch  # noqa: E402
-from timing import StepTimer  # noqa: E402  (benchmarks/timing.py)
+import records
+from tfbert import classify, encoders, errors, train
+from tfbert.data import ag_news, bpe, kant, mlm, pipeline
+from tfbert.keras import keras, tf
+from tfbert.models import kantaibert, scratch
+from timing import StepTimer  # benchmarks/timing.py
 
 SETUPS = {
     "tf dynamic": train.Compute(),
@@ -86,15 +84,19 @@ class MiniLM:
                                                                          lengths=lengths)]
         self.real = [len(b) for b in self.batches]  # what the rate counts
 
-    def tf_steps(self, compute):
+    def model_and_batches(self, compute):
+        """The model compiled for `compute` (the same initial weights in every setup), and the batches in its shapes."""
         keras.utils.set_random_seed(0)
         trainer = train.Trainer(tf.distribute.get_strategy(), self.batch_size, len(self.texts), 2, compute=compute)
         with trainer.scope():
-            model = bert.hf_classifier(self.encoder, 4, trainable=True, max_length=self.max_length).model
+            model = classify.build(classify.Recipe("hf", max_length=self.max_length), self.encoder, 4).model
         trainer.compile(model, 5e-5, trainer.total_steps // 10, 0.01,
                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         lengths, rows = trainer.pad_lengths(self.max_length), self.batch_size if trainer.static_shapes else None
-        batches = [(pipeline.pad_batch(tf.gather(self.ids, b), lengths, rows), self.labels[b]) for b in self.batches]
+        return model, [(pipeline.pad_batch(tf.gather(self.ids, b), lengths, rows), self.labels[b]) for b in self.batches]
+
+    def tf_steps(self, compute):
+        model, batches = self.model_and_batches(compute)
         return fit_twice(model, batches), [tuple(x.shape) for x, _ in batches]
 
     def flops(self, shape):
@@ -105,7 +107,7 @@ class MiniLM:
     def breakdown(self) -> dict:
         """Seconds a pass (the second) of the float32 dynamic setup's forward, forward + backward, and full step."""
         keras.utils.set_random_seed(0)
-        model = bert.hf_classifier(self.encoder, 4, trainable=True, max_length=self.max_length).model
+        model = classify.build(classify.Recipe("hf", max_length=self.max_length), self.encoder, 4).model
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         batches = [(pipeline.pad_batch(tf.gather(self.ids, b)), tf.constant(self.labels[b])) for b in self.batches]
 
@@ -150,15 +152,18 @@ class Scratch:
         lengths = self.ids.row_lengths().numpy()
         self.real = [int(lengths[b].sum()) for b in self.batches]
 
-    def tf_steps(self, compute):
+    def model_and_batches(self, compute):
         keras.utils.set_random_seed(0)
         trainer = train.Trainer(tf.distribute.get_strategy(), self.batch_size, len(self.labels), 2, compute=compute)
         with trainer.scope():
-            model = scratch.build_classifier(self.config)
+            model = scratch.build(self.config).model
         trainer.compile(model, 1e-3, trainer.steps_per_epoch // 2, 0.1,
                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         lengths, rows = trainer.pad_lengths(self.config.max_length), self.batch_size if trainer.static_shapes else None
-        batches = [(pipeline.pad_batch(tf.gather(self.ids, b), lengths, rows), self.labels[b]) for b in self.batches]
+        return model, [(pipeline.pad_batch(tf.gather(self.ids, b), lengths, rows), self.labels[b]) for b in self.batches]
+
+    def tf_steps(self, compute):
+        model, batches = self.model_and_batches(compute)
         return fit_twice(model, batches), [tuple(x.shape) for x, _ in batches]
 
     def flops(self, shape):
@@ -180,8 +185,9 @@ class KantaiBert:
     def __init__(self, data_dir, steps):
         self.config = kantaibert.PRESETS["book"]
         train_lines, _ = kant.read_corpus(data_dir / "kant")
-        tokenizer = tokenizer_for(ROOT / "runs" / "bench" / "kantaibert-book", train_lines, self.config)
-        ids = encode(tokenizer, train_lines[: steps * self.batch_size], self.config.block_size)
+        tokenizer = bpe.tokenizer_for(ROOT / "runs" / "bench" / "kantaibert-book" / "tokenizer", train_lines,
+                                      self.config.vocab_size, self.config.max_position_embeddings - 2)
+        ids = bpe.encode(tokenizer, train_lines[: steps * self.batch_size], self.config.block_size)
         self.pad_id = tokenizer.pad_token_id
         masking = dict(pad_id=self.pad_id, mask_id=tokenizer.mask_token_id, vocab_size=tokenizer.vocab_size,
                        special_ids=tokenizer.all_special_ids)
@@ -189,7 +195,7 @@ class KantaiBert:
                         for batch in mlm.mlm_batches(ids, self.batch_size, 0, lambda: 0, **masking)]
         self.real = [int(b["attention_mask"].sum()) for b in self.batches]
 
-    def tf_steps(self, compute):
+    def model_and_batches(self, compute):
         keras.utils.set_random_seed(0)
         trainer = train.Trainer(tf.distribute.get_strategy(), self.batch_size, len(self.batches) * self.batch_size, 2,
                                 compute=compute)
@@ -197,7 +203,10 @@ class KantaiBert:
             model = kantaibert.build_model(self.config)
         trainer.compile(model, 5e-5, 0, 0.0)
         lengths = trainer.pad_lengths(self.config.block_size)
-        batches = [self.static(batch, lengths) if lengths else batch for batch in self.batches]
+        return model, [self.static(batch, lengths) if lengths else batch for batch in self.batches]
+
+    def tf_steps(self, compute):
+        model, batches = self.model_and_batches(compute)
         scored = [b["chosen"].shape if "chosen" in b else ((b["labels"] != mlm.IGNORE).sum(),) for b in batches]
         return fit_twice(model, batches), [(b["input_ids"].shape, m) for b, m in zip(batches, scored)]
 

@@ -22,12 +22,11 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import records  # noqa: E402
-from tfbert import errors  # noqa: E402
-from tfbert.data import ag_news  # noqa: E402
-from tfbert.keras import keras, tf  # noqa: E402
+import records
+from tfbert import errors
+from tfbert.data import ag_news
+from tfbert.keras import keras, tf
 
 
 def run_ours(data_dir, seed, out) -> dict:

@@ -1,6 +1,6 @@
 """Benchmark: which word attributions are faithful to the model (ERASER comprehensiveness and sufficiency).
 
-For the first --texts test texts of a run (its predictions.csv), each explainer of `tfbert.attributions` scores
+For the first --texts test texts of a run (its predictions.csv), each explainer of `tfbert.interpret.attributions` scores
 every word for the predicted class; then the top 10/20/50 % of words are removed (comprehensiveness: the drop in
 the class's probability, higher = more faithful) or kept alone (sufficiency: the drop, lower = more faithful).
 
@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import records
-from tfbert import attributions, errors, evaluate, interpret, runs
+from tfbert import errors, evaluate, files, interpret, runs
+from tfbert.interpret import attributions
 
 
 def table(results: dict) -> tuple[list, list]:
@@ -46,7 +47,7 @@ def main(argv=None):
         print(f"{method}: {scores['seconds_per_text']:.2f} s a text, {time.time() - started:.0f} s so far", flush=True)
 
     results = attributions.faithfulness(words, texts[: args.texts], args.explainers, report=report)
-    runs.write_json(args.out or args.run / "faithfulness.json", results)
+    files.write_json(args.out or args.run / "faithfulness.json", results)
     print(f"{args.run}: {args.texts} test texts, SHAP {args.shap_evals} evaluations and LIME {args.lime_samples} "
           f"samples per text, {time.time() - started:.0f} s in all\n")
     columns, rows = table(results)

@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -24,25 +23,21 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import records  # noqa: E402
-from tfbert import encoders, errors, optim  # noqa: E402
-from tfbert.data import ag_news, pipeline  # noqa: E402
-from tfbert.data.wordpiece import WordPiece  # noqa: E402
-from tfbert.keras import keras, tf  # noqa: E402
-from timing import StepTimer  # noqa: E402  (benchmarks/timing.py)
-from tfbert.models import bert  # noqa: E402
+import records
+from tfbert import classify, encoders, errors, optim, train
+from tfbert.data import ag_news, pipeline
+from tfbert.data.wordpiece import WordPiece
+from tfbert.keras import keras, tf
+from timing import StepTimer  # benchmarks/timing.py
 
 
 def tf_examples_per_second(family, texts, labels, batches, total_steps):
     """Trains a fresh classifier on `batches` (lists of example indices); examples/s after 2 steps."""
+    recipe = classify.Recipe(family)
+    materials = classify.FAMILIES[family].prepare(recipe, None, None, train.Compute())  # a TF-Hub export: cached
     keras.utils.set_random_seed(0)
-    encoder = encoders.resolve("minilm_l6")
-    if family == "hub":
-        classifier = bert.hub_classifier(encoder.hub_pair(), 4, trainable=True)
-    else:
-        classifier = bert.hf_classifier(encoder, 4, trainable=True)
+    classifier = classify.build(recipe, materials, 4)
     inputs = classifier.ids(texts)  # (N, None) WordPiece ids: the preprocessor runs before the model
     model = classifier.model
     model.compile(optim.create_adamw(5e-5, total_steps, total_steps // 10, 0.01),

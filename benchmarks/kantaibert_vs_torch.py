@@ -16,23 +16,20 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from experiments.kantaibert import encode, tokenizer_for  # noqa: E402
-import records  # noqa: E402
-from tfbert import errors, optim  # noqa: E402
-from tfbert.data import kant, mlm  # noqa: E402
-from tfbert.keras import tf  # noqa: E402
-from timing import StepTimer  # noqa: E402  (benchmarks/timing.py)
-from tfbert.models import kantaibert  # noqa: E402
-from transformers import TFRobertaForMaskedLM  # noqa: E402
+import records
+from tfbert import errors, optim
+from tfbert.data import bpe, kant, mlm
+from tfbert.keras import tf
+from timing import StepTimer  # benchmarks/timing.py
+from tfbert.models import kantaibert
+from transformers import TFRobertaForMaskedLM
 
 
 @errors.command
@@ -50,13 +47,14 @@ def main(argv=None):
     args.out = args.out or ROOT / "runs" / "bench" / f"kantaibert-{args.size}"
 
     train_lines, held_out_lines = kant.read_corpus(args.data_dir)
-    tokenizer = tokenizer_for(args.out, train_lines, config)
+    tokenizer = bpe.tokenizer_for(Path(args.out) / "tokenizer", train_lines, config.vocab_size,
+            config.max_position_embeddings - 2)
     masking = dict(pad_id=tokenizer.pad_token_id, mask_id=tokenizer.mask_token_id, vocab_size=tokenizer.vocab_size,
                    special_ids=tokenizer.all_special_ids)
-    train_batches = mlm.mlm_batches(encode(tokenizer, train_lines, config.block_size), batch_size, seed, lambda: 0,
+    train_batches = mlm.mlm_batches(bpe.encode(tokenizer, train_lines, config.block_size), batch_size, seed, lambda: 0,
                                     max_batches=args.steps, **masking)
     train = list(train_batches)  # the pipeline is deterministic: fit below sees these same batches
-    held_out = list(mlm.mlm_batches(encode(tokenizer, held_out_lines, config.block_size), batch_size, seed,
+    held_out = list(mlm.mlm_batches(bpe.encode(tokenizer, held_out_lines, config.block_size), batch_size, seed,
                                     lambda: -1, **masking))
     schedule_steps = optim.train_steps(len(train_lines), batch_size, epochs=1)
     setup = {"seed": seed, "threads": args.threads, "lr": lr, "schedule_steps": schedule_steps,

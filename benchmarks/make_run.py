@@ -5,7 +5,6 @@ cache, timed, then recorded (benchmarks/results/make_run/defaults.json).
 """
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile

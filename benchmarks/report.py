@@ -9,14 +9,11 @@ comes from a record (`benchmarks/records.py`), which names its command, machine 
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script (python benchmarks/report.py) as well as with -m
-    sys.path.insert(0, str(ROOT))
+from benchmarks import records
 
-from benchmarks import records  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BENCHMARKS, README = ROOT / "BENCHMARKS.md", ROOT / "README.md"
 EXPLAINERS = ("shap", "integrated_gradients", "attention", "lime", "rollout", "random")

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-import records  # noqa: E402
-from tfbert import errors, runs  # noqa: E402
+import records
+from tfbert import errors, files, runs
 
 
 def run_seeds(module, seeds, out: Path, arguments):
@@ -27,7 +26,7 @@ def table(out: Path, seeds, variants, scores) -> str:
     lines = ["| variant | score | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± sd | train examples/s |",
              "|---|---|" + "---|" * (len(seeds) + 2)]
     for variant in variants:
-        metrics = [runs.read_json(out / f"seed{s}" / variant / runs.METRICS) for s in seeds]
+        metrics = [files.read_json(out / f"seed{s}" / variant / runs.METRICS) for s in seeds]
         speed = np.mean([m["train_examples_per_second"] for m in metrics])
         for score in scores:
             values = np.array([m[score] for m in metrics])
@@ -42,7 +41,7 @@ def record(task, out: Path, seeds, variants, metric, more, arguments, command, p
     in `more` per seed, and the mean training speed; `arguments` (the options beyond the script's own) name it."""
     suffix = re.sub(r"[^\w.=-]+", "_", "".join(f"-{str(a).lstrip('-')}" for a in arguments))
     for variant in variants:
-        metrics = [runs.read_json(out / f"seed{s}" / variant / runs.METRICS) for s in seeds]
+        metrics = [files.read_json(out / f"seed{s}" / variant / runs.METRICS) for s in seeds]
         extra = {name: [m[key] for m in metrics] for name, key in more.items()}
         extra["train examples/s"] = round(float(np.mean([m["train_examples_per_second"] for m in metrics])), 1)
         label = (labels or {}).get(variant, " ".join([variant, *map(str, arguments)]))

@@ -20,24 +20,21 @@ Run it:
 """
 import argparse
 import dataclasses
-import functools
-import sys
 
-import numpy as np
-
-from tfbert import cli, distribute, encoders, errors, finetune, report, runs
-from tfbert.data import BadRowError, OfflineError, cola
+from tfbert import classify, cli, distribute, errors, report
+from tfbert.classify import Recipe
+from tfbert.data import cola
 from tfbert.metrics import MatthewsCorrelation
 from tfbert.train import KEEP_LAST
 
 # Sentences average 11 tokens, so length buckets would save little: batches are plain shuffles.
 RECIPES = {
-    "book": dict(family="hf", trainable=True, lr=2e-5, epochs=4, warmup=0.0, weight_decay=0.1, buckets=False),
-    "tuned": dict(family="hf", trainable=True, lr=5e-5, epochs=4, warmup=0.1, weight_decay=0.01, adam_epsilon=1e-8,
-                  buckets=False),
-    "mean": dict(family="hub", pooling="mean", trainable=True, lr=5e-5, epochs=4, warmup=0.1, weight_decay=0.01,
-                 adam_epsilon=1e-8, buckets=False),
-    "frozen": dict(family="hf", trainable=False, lr=1e-3, epochs=30, warmup=0.1, weight_decay=0.0),
+    "book": Recipe("hf", lr=2e-5, epochs=4, warmup=0.0, weight_decay=0.1, max_length=64, buckets=False),
+    "tuned": Recipe("hf", lr=5e-5, epochs=4, warmup=0.1, weight_decay=0.01, adam_epsilon=1e-8, max_length=64,
+                    buckets=False),
+    "mean": Recipe("hub", pooling="mean", lr=5e-5, epochs=4, warmup=0.1, weight_decay=0.01, adam_epsilon=1e-8,
+                   max_length=64, buckets=False),
+    "frozen": Recipe("hf", trainable=False, lr=1e-3, epochs=30, warmup=0.1, weight_decay=0.0, max_length=64),
 }
 SCORES = {  # table header -> key in metrics.json ("test" is in-domain dev)
     "in-domain MCC": "test_mcc", "in-domain accuracy": "test_accuracy",
@@ -47,7 +44,7 @@ SCORES = {  # table header -> key in metrics.json ("test" is in-domain dev)
 
 def recipe_cell(name, config, metrics) -> str:
     recipe = config.recipe
-    head = "mean pooling" if recipe["family"] == "hub" and recipe["pooling"] == "mean" else "pooled output"
+    head = "mean pooling" if recipe["pooling"] == "mean" else "pooled output"
     return "{head}, lr {lr:g}, {epochs} epochs, warmup {warmup:g}, wd {weight_decay:g}, eps {adam_epsilon:g}".format(
         **recipe, head=head)
 
@@ -79,40 +76,24 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def recipe(args, variant: str) -> Recipe:
+    """`variant`'s row of RECIPES with the fields the command line sets."""
+    options = {"epochs": args.epochs, "adam_epsilon": args.adam_epsilon, "encoder": args.encoder,
+               "max_length": args.max_length, "train_examples": args.train_examples}
+    return dataclasses.replace(RECIPES[variant], **{name: value for name, value in options.items() if value is not None},
+                               batch_size=args.batch_size, seed=args.seed, experiment="cola", variant=variant)
+
+
 def train(args):
     strategy = cli.strategy(args)
     cli.output_folder(args.out)
-    try:
-        encoder = encoders.resolve(args.encoder, families={RECIPES[variant]["family"] for variant in args.variants})
-        data = cola.load(args.data_dir, offline=args.offline, skip_bad_rows=args.skip_bad_rows)
-    except (OfflineError, FileNotFoundError, ValueError) as e:
-        hint = "\n(--skip-bad-rows skips such rows and counts them in metrics.json)" if isinstance(e, BadRowError) else ""
-        sys.exit(f"error: {e}{hint}")
-    if args.train_examples and args.train_examples < len(data.train):
-        data = dataclasses.replace(data, train=data.train.take(np.arange(args.train_examples)))
-    print(f"CoLA from {data.source}: {data.sizes()}")
-    if data.skipped:
-        print(f"skipped {len(data.skipped)} bad rows, first: {data.skipped.errors[0]}")
-    overrides = {name: getattr(args, name) for name in ("epochs", "adam_epsilon") if getattr(args, name) is not None}
-    recipes = {variant: finetune.BertRecipe(encoder=args.encoder, batch_size=args.batch_size, max_length=args.max_length,
-                                            seed=args.seed, **{**RECIPES[variant], **overrides})
-               for variant in args.variants}
-
-    compute = cli.compute(args)
-
-    def train_one(recipe, run_dir):  # a new MCC metric for each model
-        return finetune.run(recipe, encoder, data, strategy, run_dir, compute=compute, verbose=args.verbose,
-                            cache=args.hub_cache,
-                            experiment="cola", args=vars(args), metrics=["accuracy", MatthewsCorrelation()],
-                            monitor="val_mcc" if args.keep == "best" else KEEP_LAST)
-
-    plans = {args.out / variant: (finetune.identity(recipe, data, strategy, compute, experiment="cola", keep=args.keep),
-                                  functools.partial(train_one, recipe, args.out / variant))
-             for variant, recipe in recipes.items()}
-    try:
-        runs.run_all(plans, args.overwrite)
-    except (runs.RunConflict, runs.RunLocked) as e:
-        sys.exit(f"error: {e}")
+    recipes = {variant: recipe(args, variant) for variant in args.variants}
+    cli.check_encoders(recipes.values())  # an encoder that cannot be had fails before any training
+    data = cli.load_data("CoLA", cola.load, args)
+    classify.run_all(recipes, data, strategy, args.out, compute=cli.compute(args), overwrite=args.overwrite,
+                     identity={"keep": args.keep}, verbose=args.verbose, cache=args.hub_cache, args=vars(args),
+                     metrics=lambda: ["accuracy", MatthewsCorrelation()],  # a new MCC metric for each model
+                     monitor="val_mcc" if args.keep == "best" else KEEP_LAST)
     if distribute.is_chief(strategy):
         print("\n" + report.render(args.out, COLUMNS, score="mcc", baseline=True))
         print(f"\nresults, plots and per-run files: {args.out}/  (verdicts: python -m experiments.cola predict "

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tfbert import attributions, cli, errors, evaluate, interpret, probes, runs, views
+from tfbert import cli, errors, evaluate, files, interpret, plots, runs
+from tfbert.interpret import attributions, maps, probes, views
 from tfbert.data import OfflineError
 from tfbert.data.rows import decode_typed
 
@@ -100,52 +101,60 @@ def main(argv=None):
         for n, text in enumerate(args.texts or KANT_TEXTS, start=1):
             tokens, attention = explainer.attention(text)
             views.write_attention(out / f"attention_{n}.html", tokens, attention, title=f"text {n}: {text}")
-            interpret.plot_attention(tokens, attention, out / f"attention_{n}.png", title=f"text {n}")
+            plots.plot_attention(tokens, attention, out / f"attention_{n}.png", title=f"text {n}")
         print(f"attention views: {out}/")
         return
-    names = explainer.class_names
-    words = attributions.WordExplainer(explainer, args.shap_evals, args.lime_samples)
-
+    words = attributions.WordExplainer(explainer, args.shap_evals, args.lime_samples, steps=args.steps)
     for n, text in enumerate(args.texts or default_texts(texts, labels, predictions), start=1):
-        try:
-            tokens, attention = explainer.attention(text)  # (L, heads, T, T)
-        except ValueError as e:
-            sys.exit(f"error: text {n}: {e}")
-        why = explainer.attributions(text, steps=args.steps)
-        views.write_attention(out / f"attention_{n}.html", tokens, attention, title=f"text {n}: {text}")
-        interpret.plot_attention(tokens, attention, out / f"attention_{n}.png", title=f"text {n}")
-        head = quietest_head(tokens, attention)
-        interpret.plot_head(tokens, attention[-1, head], out / f"head_{n}.png",
-                            title=f"text {n}: layer {len(attention)}, head {head + 1}")
-        interpret.plot_attributions(why, names, out / f"attributions_{n}.png")
-        explained = [words.explain(method, text, why.label) for method in WORD_EXPLAINERS]
-        interpret.plot_word_attributions(explained, names, out / f"words_{n}.png", title=f"text {n}")
-        views.write_words(out / f"words_{n}.html", explained, names, title=f"text {n}: {text}")
-        print(f"\ntext {n}: {text[:120]}")
-        print(f"  predicted {names[why.label]} (p = {why.probabilities[why.label]:.2f}); integrated gradients per "
-              f"token, delta {why.delta:+.3f}:")
-        top = np.argsort(-np.abs(why.scores))[:8]
-        print("  " + "  ".join(f"{why.tokens[i]} {why.scores[i]:+.2f}" for i in top))
-        for a in explained:
-            best = np.argsort(-a.scores)[:5]
-            print(f"  {a.method:>20} ({a.seconds:.1f} s), top words: " + ", ".join(a.words[i] for i in best))
-
-    chosen = slice(0, args.examples)
-    features = explainer.features(texts[chosen])  # (N, H)
-    points, explained = interpret.principal_components(features)
-    interpret.plot_projection(points, explained, labels[chosen], names, out / "projection.png",
-                              title=f"{args.run.name}: what the head reads, {len(features)} test texts",
-                              umap=interpret.umap_points(features))
-    interpret.write_projector(out / "projector", features, texts[chosen], labels[chosen], names)
-    interpret.write_tensorboard_projector(args.run, features, texts[chosen], labels[chosen], names)
+        explain_text(explainer, words, n, text, out)
+    map_features(args, explainer, texts, labels, out)
     if args.probes or args.search:
         explain_layers(args, explainer, texts, labels, out)
     print(f"\npictures, views and projector files: {out}/")
 
 
+def explain_text(explainer, words, n: int, text: str, out: Path):
+    """Text `n`'s attention (views and pictures), integrated gradients per token, and every word explainer."""
+    names = explainer.class_names
+    try:
+        tokens, attention = explainer.attention(text)  # (L, heads, T, T)
+    except ValueError as e:
+        sys.exit(f"error: text {n}: {e}")
+    why = words.token_attribution(text)  # integrated gradients, once per text
+    views.write_attention(out / f"attention_{n}.html", tokens, attention, title=f"text {n}: {text}")
+    plots.plot_attention(tokens, attention, out / f"attention_{n}.png", title=f"text {n}")
+    head = quietest_head(tokens, attention)
+    plots.plot_head(tokens, attention[-1, head], out / f"head_{n}.png",
+                    title=f"text {n}: layer {len(attention)}, head {head + 1}")
+    plots.plot_attributions(why, names, out / f"attributions_{n}.png")
+    explained = [words.explain(method, text, why.label) for method in WORD_EXPLAINERS]
+    plots.plot_word_attributions(explained, names, out / f"words_{n}.png", title=f"text {n}")
+    views.write_words(out / f"words_{n}.html", explained, names, title=f"text {n}: {text}")
+    print(f"\ntext {n}: {text[:120]}")
+    print(f"  predicted {names[why.label]} (p = {why.probabilities[why.label]:.2f}); integrated gradients per "
+          f"token, delta {why.delta:+.3f}:")
+    top = np.argsort(-np.abs(why.scores))[:8]
+    print("  " + "  ".join(f"{why.tokens[i]} {why.scores[i]:+.2f}" for i in top))
+    for a in explained:
+        best = np.argsort(-a.scores)[:5]
+        print(f"  {a.method:>20} ({a.seconds:.1f} s), top words: " + ", ".join(a.words[i] for i in best))
+
+
+def map_features(args, explainer, texts, labels, out: Path):
+    """What the head reads for the first --examples test texts: PCA and UMAP, projector files, TensorBoard's."""
+    chosen, names = slice(0, args.examples), explainer.class_names
+    features = explainer.features(texts[chosen])  # (N, H)
+    points, explained = maps.principal_components(features)
+    plots.plot_projection(points, explained, labels[chosen], names, out / "projection.png",
+                          title=f"{args.run.name}: what the head reads, {len(features)} test texts",
+                          umap=maps.umap_points(features))
+    maps.write_projector(out / "projector", features, texts[chosen], labels[chosen], names)
+    maps.write_tensorboard_projector(out, features, texts[chosen], labels[chosen], names)
+
+
 def explain_layers(args, explainer, texts, labels, out):
     """--probes and --search: what each layer knows, read from the run's training texts."""
-    if not isinstance(explainer, interpret.Explainer):
+    if not isinstance(explainer, interpret.BertExplainer):
         sys.exit("error: --probes and --search need an HF run (hf_frozen, hf_finetune, CoLA's tuned)")
     try:
         data = interpret.run_data(args.run, args.data_dir)
@@ -156,33 +165,33 @@ def explain_layers(args, explainer, texts, labels, out):
         curves = {}
         train_texts, train_labels = data.train.texts[: args.probe_texts], data.train.labels[: args.probe_texts]
         test_texts, test_labels = texts[: args.examples], labels[: args.examples]
-        for name, model in (("pretrained", interpret.Explainer.pretrained(args.run)), (args.run.name, explainer)):
+        for name, model in (("pretrained", interpret.BertExplainer.pretrained(args.run)), (args.run.name, explainer)):
             test_layers = probes.layer_features(model, test_texts)  # (L + 1, N, H)
             curves[name] = probes.probe_accuracy(probes.layer_features(model, train_texts), train_labels,
                                                  test_layers, test_labels)
-            probes.plot_layer_projections(test_layers, test_labels, names, out / f"layers_{name}.png",
-                                          title=f"{name}: {len(test_texts)} test texts, mean-pooled, layer by layer")
+            plots.plot_layer_projections(test_layers, test_labels, names, out / f"layers_{name}.png",
+                                     title=f"{name}: {len(test_texts)} test texts, mean-pooled, layer by layer")
             print(f"\nlinear probe by layer, {name}: " + "  ".join(f"{a:.3f}" for a in curves[name]))
-        probes.plot_probes(curves, out / "probes.png", title=f"{len(train_texts)} training texts, "
-                           f"{len(test_texts)} test texts")
+        plots.plot_probes(curves, out / "probes.png", title=f"{len(train_texts)} training texts, "
+                          f"{len(test_texts)} test texts")
     if args.search:
         text = (args.texts or default_texts(texts, labels, labels))[0]
         words = [word.strip(".,;:!?'\"()").lower() for word in text.split()]
         if args.search.lower() not in words:
             sys.exit(f"error: --search {args.search!r} is not a word of the text {text[:80]!r}")
-        layer = explainer.hf.config.num_hidden_layers if args.layer is None else args.layer
+        layer = explainer.bert.config.num_hidden_layers if args.layer is None else args.layer
         corpus = data.train.texts[: args.corpus_texts]
         path = out / f"index_layer{layer}_{len(corpus)}texts.npz"  # built once per run, layer and corpus
         if path.exists():
             index = probes.TokenIndex.load(path)
         else:
             index = probes.TokenIndex.build(explainer, corpus, layer)
-            with runs.atomic(path) as tmp:
+            with files.atomic(path) as tmp:
                 index.save(tmp)
         token, matches = index.nearest(explainer, text, words.index(args.search.lower()))
         lines = [f"layer {layer}: the {len(matches)} tokens of {len(corpus)} training texts nearest to {token!r} "
                  f"in {text[:80]!r}"] + [f"{m.cosine:.3f}  {m.context()}" for m in matches]
-        runs.write_text(out / f"search_{args.search}_layer{layer}.txt", "\n".join(lines) + "\n")
+        files.write_text(out / f"search_{args.search}_layer{layer}.txt", "\n".join(lines) + "\n")
         print("\n" + "\n".join(lines))
 
 

@@ -24,10 +24,9 @@ import functools
 import sys
 from pathlib import Path
 
-from tfbert import cli, distribute, errors, runs, train
-from tfbert.data import BadRowError, OfflineError, bpe, kant, mlm
+from tfbert import cli, errors, files, runs, train
+from tfbert.data import BadRowError, OfflineError, bpe, kant
 from tfbert.data.splits import fingerprint
-from tfbert.keras import tf
 from tfbert.models import kantaibert
 
 PROMPTS = (
@@ -57,23 +56,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def tokenizer_for(run_dir: Path, lines, config):
-    """The run's tokenizer: trained on the training lines once, then reloaded (so a resumed run uses the same)."""
-    directory = run_dir / "tokenizer"
-    if (directory / "tokenizer_config.json").exists():
-        return bpe.load_roberta(directory)
-    trained = bpe.train_tokenizer(lines, vocab_size=config.vocab_size, min_frequency=2)
-    with runs.atomic(directory) as tmp:
-        bpe.save_as_roberta(trained, tmp, max_length=config.max_position_embeddings - 2)
-    return bpe.load_roberta(directory)
-
-
-def encode(tokenizer, lines, block_size) -> tf.RaggedTensor:
-    """(N, <= block_size) ragged ids, `<s> ... </s>` around each line."""
-    ids = tokenizer(lines, truncation=True, max_length=block_size)["input_ids"]
-    return tf.ragged.constant(ids, dtype=tf.int64)
-
-
 def identity(args, config, strategy, train_lines, held_out_lines) -> dict:
     """The settings that define a pretraining run (run.json): a run directory holds one run of these."""
     settings = ("epochs", "max_steps", "lr", "warmup_steps", "weight_decay", "adam_epsilon", "seed")
@@ -87,13 +69,14 @@ def pretrain(args, config, strategy, train_lines, held_out_lines, run_dir: Path)
     """Trains the tokenizer and the model on `train_lines`; writes the run directory's files."""
     train.set_seed(args.seed)
 
-    tokenizer = tokenizer_for(run_dir, train_lines, config)
-    train_ids, held_out_ids = (encode(tokenizer, lines, config.block_size) for lines in (train_lines, held_out_lines))
+    tokenizer = bpe.tokenizer_for(run_dir / "tokenizer", train_lines, config.vocab_size,
+                                  config.max_position_embeddings - 2)
+    train_ids, held_out_ids = (bpe.encode(tokenizer, lines, config.block_size) for lines in (train_lines, held_out_lines))
     print(f"{len(train_lines):,} training lines, {len(held_out_lines):,} held out; "
           f"tokenizer vocabulary {tokenizer.vocab_size:,}; {int(train_ids.flat_values.shape[0]):,} training tokens")
 
     trainer = train.Trainer(strategy, args.batch_size, len(train_lines), args.epochs, max_steps=args.max_steps,
-                            compute=cli.compute(args))
+                            compute=cli.compute(args), max_length=config.block_size)
     with trainer.scope():
         model = kantaibert.build_model(config)
     # The loss is the model's own (KantaiBert.chosen_token_loss).
@@ -106,34 +89,31 @@ def pretrain(args, config, strategy, train_lines, held_out_lines, run_dir: Path)
     batch_size, steps_per_epoch = trainer.global_batch_size, trainer.steps_per_epoch
     masking = dict(pad_id=tokenizer.pad_token_id, mask_id=tokenizer.mask_token_id, vocab_size=tokenizer.vocab_size,
                    special_ids=tokenizer.all_special_ids)
-    static = dict(pad_lengths=trainer.pad_lengths(config.block_size))  # None: each batch padded to its longest line
-    train_batches = mlm.mlm_batches(train_ids, batch_size, args.seed, trainer.epoch, max_batches=steps_per_epoch,
-                                    drop_remainder=trainer.static_shapes, **static, **masking)
-    held_out = mlm.mlm_batches(held_out_ids, batch_size, args.seed, lambda: tf.constant(-1, tf.int64),
-                               full_batches=trainer.static_shapes, **static, **masking)
+    train_batches = trainer.mlm_batches(train_ids, args.seed, masking)
+    held_out = trainer.mlm_batches(held_out_ids, args.seed, masking, held_out=True)
     examples_per_epoch = min(len(train_lines), steps_per_epoch * batch_size)
     tokens_per_epoch = int(train_ids.flat_values.shape[0]) * examples_per_epoch // len(train_lines)  # expected, if cut
     per_epoch = {"examples": examples_per_epoch, "tokens": tokens_per_epoch}
     history = trainer.fit(train_batches, held_out, run_dir, monitor="val_loss", mode="min", per_epoch=per_epoch,
                           verbose=args.verbose)
 
-    with runs.atomic(run_dir / "model") as tmp:
+    with files.atomic(run_dir / "model") as tmp:
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
     fills = {prompt: kantaibert.fill_mask(model, tokenizer, prompt) for prompt in PROMPTS}
-    runs.write_json(run_dir / "fill_mask.json", fills)
+    files.write_json(run_dir / "fill_mask.json", fills)
     metrics = {
         "held_out_mlm_loss": [row["val_loss"] for row in history],
         "train_mlm_loss": [row["loss"] for row in history],
         "steps": steps_per_epoch * len(history), "parameters": kantaibert.count_params(model),
         **train.summary(history, per_epoch, monitor="val_loss", mode="min"),
     }
-    runs.write_json(run_dir / runs.METRICS, metrics)
+    files.write_json(run_dir / runs.METRICS, metrics)
 
 
 def show(run_dir: Path):
     """Prints a finished run's held-out loss and fill-mask answers, from its files."""
-    metrics, fills = runs.read_json(run_dir / runs.METRICS), runs.read_json(run_dir / "fill_mask.json")
+    metrics, fills = files.read_json(run_dir / runs.METRICS), files.read_json(run_dir / "fill_mask.json")
     print(f"\nheld-out MLM loss by epoch: {', '.join(f'{x:.3f}' for x in metrics['held_out_mlm_loss'])}")
     for prompt, top in fills.items():
         print(f"\n{prompt}\n" + "\n".join(f"  {t['score']:.3f}  {t['token']}" for t in top))

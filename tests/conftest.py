@@ -1,5 +1,7 @@
 """Shared fixtures. Two logical CPU devices are configured before TensorFlow starts, for MirroredStrategy."""
 import csv
+import dataclasses
+import hashlib
 import http.server
 import os
 import random
@@ -9,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tfbert.keras import tf
@@ -96,6 +99,21 @@ def run_cli(*args, env=None, timeout=600):
     process = start_cli(*args, env=env)
     stdout, stderr = process.communicate(timeout=timeout)
     return process.returncode, stdout, stderr
+
+
+# One small scratch run of the command line (2 epochs of the tiny preset): `scratch_cli_run` trains it once.
+SCRATCH_CLI = ["--variants", "scratch", "--preset", "tiny", "--epochs", "2", "--verbose", "0", "--batch-size", "8",
+               "--lr", "5e-3"]
+
+
+@pytest.fixture(scope="session")
+def scratch_cli_run(ag_news_dir, tmp_path_factory):
+    """`SCRATCH_CLI` on the synthetic AG News, trained once per test worker: (its --out folder, its stdout).
+    Tests that change the folder work on a copy."""
+    out = tmp_path_factory.mktemp("scratch_cli_run")
+    code, stdout, stderr = run_cli("--data-dir", ag_news_dir, *SCRATCH_CLI, "--out", out)
+    assert code == 0, stderr[-3000:]
+    return out, stdout
 
 
 TINY_BERT = dict(hidden_size=20, num_attention_heads=5, num_hidden_layers=2, intermediate_size=36,
@@ -193,3 +211,65 @@ def csv_probabilities(path, count):
         rows = list(csv.DictReader(f))[:count]
     columns = [name for name in rows[0] if name.startswith("p_")]
     return [row["text"] for row in rows], [[float(row[name]) for name in columns] for row in rows]
+
+
+# --- run directories as the experiments leave them, with tiny random models ----------------------------------
+
+CLASSES = ["World", "Sports", "Business", "Sci/Tech"]
+TEXTS = ["the coach says the season is new", "shares in chip market after report today", "goal", "internet chip"]
+
+
+def write_hf_run(run_dir, tiny_bert_dir, trainable: bool, family="hf"):
+    """A run directory as `classify.run` leaves it (config.json, best/, predictions.csv), with a random head.
+
+    Returns the classifier whose weights were saved.
+    """
+    from tfbert import classify, encoders, runs
+
+    recipe = classify.Recipe(family, trainable, encoder=str(tiny_bert_dir), max_length=32)
+    classifier = classify.build(dataclasses.replace(recipe, family="hf"), encoders.resolve(str(tiny_bert_dir)),
+                                len(CLASSES))
+    rng = np.random.default_rng(1)
+    classifier.head.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in classifier.head.get_weights()])
+    (classifier.model if trainable else classifier.head).save_weights(str(run_dir / runs.BEST_WEIGHTS))
+    runs.write_config(run_dir, runs.RunConfig("agnews", recipe.variant, class_names=CLASSES,
+                                              recipe=dataclasses.asdict(recipe)))
+    write_test_predictions(run_dir)
+    return classifier
+
+
+def write_scratch_run(run_dir):
+    """A run directory as `experiments.agnews` leaves a scratch run (config.json, model.keras, vocab.txt,
+    predictions.csv), with random weights. Returns the model and its vectorizer."""
+    from tfbert import runs, train
+    from tfbert.models import scratch
+
+    config = scratch.PRESETS["tiny"]
+    vectorizer = scratch.build_vectorizer(config, TEXTS)
+    train.set_seed(0)  # the same random weights whichever tests ran before
+    model = scratch.build(config).model
+    model.save(run_dir / "model.keras")
+    (run_dir / "vocab.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
+    runs.write_config(run_dir, runs.RunConfig("agnews", "scratch", class_names=CLASSES, model=dataclasses.asdict(config)))
+    write_test_predictions(run_dir)
+    return model, vectorizer
+
+
+def write_test_predictions(run_dir):
+    from tfbert import evaluate, runs
+
+    labels = np.arange(len(TEXTS)) % 4
+    predicted = np.eye(4)[(labels * 3) % 4]  # (4, 4) probabilities: right on texts 0 and 2, wrong on 1 and 3
+    evaluate.write_predictions(run_dir / runs.PREDICTIONS, TEXTS, labels, predicted, CLASSES)
+
+
+@pytest.fixture(scope="module")
+def hf_run(tiny_bert_dir, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("hf_finetune")
+    return run_dir, write_hf_run(run_dir, tiny_bert_dir, trainable=True)
+
+
+def snapshot(folder) -> dict:
+    """{relative path: sha256} of every file under `folder`."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}

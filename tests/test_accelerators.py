@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from tfbert import evaluate, train
-from tfbert.data import mlm, pipeline
+from tfbert.data import pipeline
 from tfbert.keras import keras, tf
+from tfbert.models.classifier import classifier as build_classifier
 from tfbert.models import bert, kantaibert, scratch
 
 from conftest import FILLER, TOPIC_WORDS
@@ -46,26 +47,21 @@ def build(kind, trainer, tiny_encoder, hub_pair):
         vectorizer = scratch.build_vectorizer(config, texts)
     with trainer.scope():
         if kind == "scratch":
-            classifier = scratch.classifier(config, vectorizer)
+            classifier = scratch.build(config, vectorizer)
         elif kind == "hf":
-            classifier = bert.hf_classifier(tiny_encoder, 4, trainable=True, max_length=MAX_LENGTH)
+            classifier = build_classifier(bert.hf_adapter(tiny_encoder, 4, True, max_length=MAX_LENGTH), 4)
         else:
-            classifier = bert.hub_classifier(hub_pair, 4, trainable=True)
+            classifier = build_classifier(bert.hub_adapter(hub_pair, True), 4)
     return classifier.model, classifier.ids(texts), labels
 
 
 def batches(kind, trainer, ids, labels, seed=0):
     """One epoch of training batches and the evaluation batches, in `trainer`'s shapes."""
-    lengths, size = trainer.pad_lengths(MAX_LENGTH), trainer.global_batch_size
     if kind == "kantaibert":
-        held_out = lambda: tf.constant(-1, tf.int64)  # noqa: E731
-        return (mlm.mlm_batches(ids, size, seed, trainer.epoch, pad_lengths=lengths, max_batches=trainer.steps_per_epoch,
-                                drop_remainder=trainer.static_shapes, **ROBERTA),
-                mlm.mlm_batches(line_ids(13, seed=1), size, seed, held_out, pad_lengths=lengths,
-                                full_batches=trainer.static_shapes, **ROBERTA))
-    return (pipeline.train_batches(ids, labels, size, seed, trainer.epoch, lengths, trainer.static_shapes
-                                   ).take(trainer.steps_per_epoch),
-            pipeline.eval_batches(ids[:13], labels[:13], size, lengths, trainer.static_shapes))
+        return (trainer.mlm_batches(ids, seed, ROBERTA),
+                trainer.mlm_batches(line_ids(13, seed=1), seed, ROBERTA, held_out=True))
+    return (trainer.train_batches(ids, labels, seed).take(trainer.steps_per_epoch),
+            trainer.eval_batches(ids[:13], labels[:13]))
 
 
 def compile_model(kind, trainer, model):
@@ -88,10 +84,12 @@ def test_with_xla_every_model_trains_on_static_shapes_tracing_at_most_once_per_p
         kind, tiny_encoder, hub_pairs, tmp_path):
     multiple = ONE_LENGTH.get(kind, PAD_MULTIPLE)
     compute = train.Compute(jit_compile=True, pad_multiple=multiple)
-    trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=6, examples=40, epochs=2, compute=compute)
+    trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=6, examples=40, epochs=2, max_length=MAX_LENGTH,
+                            compute=compute)
     assert trainer.static_shapes and trainer.steps_per_epoch == 6 and trainer.dropped_per_epoch == 4
     # Two steps an epoch (XLA compiles a TF-Hub encoder's step again whenever its weights change).
-    trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=6, examples=40, epochs=2, max_steps=2,
+    trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=6, examples=40, epochs=2, max_length=MAX_LENGTH,
+                            max_steps=2,
                             compute=compute)
     model, ids, labels = build(kind, trainer, tiny_encoder, hub_pairs())
     compile_model(kind, trainer, model)
@@ -124,8 +122,8 @@ def test_with_xla_every_model_trains_on_static_shapes_tracing_at_most_once_per_p
 @pytest.mark.slow  # XLA compiles
 @pytest.mark.parametrize("kind", MODELS)
 def test_static_shapes_predict_what_dynamic_shapes_predict_on_the_same_weights(kind, tiny_encoder, hub_pairs):
-    dynamic = train.Trainer(tf.distribute.get_strategy(), batch_size=6, examples=40, epochs=1)
-    static = train.Trainer(tf.distribute.get_strategy(), batch_size=6, examples=40, epochs=1,
+    dynamic = train.Trainer(tf.distribute.get_strategy(), batch_size=6, examples=40, epochs=1, max_length=MAX_LENGTH)
+    static = train.Trainer(tf.distribute.get_strategy(), batch_size=6, examples=40, epochs=1, max_length=MAX_LENGTH,
                            compute=train.Compute(jit_compile=True, pad_multiple=ONE_LENGTH.get(kind, PAD_MULTIPLE)))
     model, ids, labels = build(kind, dynamic, tiny_encoder, hub_pairs())
     order = evaluate.by_length(ids.row_lengths().numpy())
@@ -160,7 +158,8 @@ def test_static_shapes_predict_what_dynamic_shapes_predict_on_the_same_weights(k
 def test_mixed_precision_keeps_variables_and_logits_in_float32_and_trains(kind, precision, tiny_encoder, hub_pairs,
                                                                            tmp_path):
     compute = train.Compute(precision)  # with XLA: the test above
-    trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=6, examples=40, epochs=1, max_steps=3,
+    trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=6, examples=40, epochs=1, max_length=MAX_LENGTH,
+                            max_steps=3,
                             compute=compute)
     model, ids, labels = build(kind, trainer, tiny_encoder, hub_pairs(precision))
     assert keras.mixed_precision.global_policy().name == "float32"  # put back after the scope
@@ -180,6 +179,7 @@ def test_mixed_precision_keeps_variables_and_logits_in_float32_and_trains(kind, 
     assert np.isfinite(history[0]["loss"]) and np.isfinite(history[0]["val_loss"])
 
 
+@pytest.mark.slow
 def test_the_hub_encoder_computes_in_the_precision_it_was_exported_in(hub_pairs):
     import tensorflow_hub as hub
     ids = tf.constant([[2, 7, 8, 3]], tf.int32)
@@ -196,9 +196,10 @@ def test_a_run_killed_and_resumed_with_several_steps_per_execution_ends_exactly_
 
     def run(run_dir, stop_after=None):
         train.set_seed(3)
-        trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=5, examples=60, epochs=3, compute=compute)
+        trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=5, examples=60, epochs=3, max_length=MAX_LENGTH,
+                                compute=compute)
         with trainer.scope():
-            classifier = scratch.classifier(config, vectorizer)
+            classifier = scratch.build(config, vectorizer)
         ids = classifier.ids(texts)
         compile_model("scratch", trainer, classifier.model)
         train_batches, eval_batches = (pipeline.train_batches(ids, labels, 5, 3, trainer.epoch),
@@ -238,9 +239,10 @@ def graph_ops(dataset) -> set:
                                                for node in function.node_def}
 
 
+@pytest.mark.slow
 def test_no_training_pipeline_calls_back_into_python(tiny_encoder, hub_pairs):
     """tf.py_function / numpy_function cannot run on a TPU host's input pipeline, nor in parallel."""
-    trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=6, examples=40, epochs=1,
+    trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=6, examples=40, epochs=1, max_length=MAX_LENGTH,
                             compute=train.Compute(jit_compile=True))
     python_ops = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
     for kind in MODELS:

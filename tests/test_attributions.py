@@ -3,17 +3,18 @@ scores, on a tiny random BERT and a tiny scratch model."""
 import numpy as np
 import pytest
 
-from tfbert import attributions, interpret
-from tfbert.attributions import WordAttribution
+from tfbert import interpret
+from tfbert.interpret import attributions
+from tfbert.interpret.attributions import WordAttribution
 
-from test_interpret import hf_run, write_scratch_run  # noqa: F401 (a fixture)
+from conftest import write_scratch_run
 
 TEXT = "Elections and matches: the coach says goals matter!"  # "elections" and "goals": two WordPieces each
 
 
 @pytest.fixture(scope="module")
 def hf_words(hf_run):  # noqa: F811
-    return attributions.WordExplainer(interpret.Explainer.from_run(hf_run[0]), shap_evals=40, lime_samples=40)
+    return attributions.WordExplainer(interpret.BertExplainer.from_run(hf_run[0]), shap_evals=40, lime_samples=40)
 
 
 def test_a_words_score_is_the_sum_of_its_pieces_and_every_word_of_the_text_has_one(hf_words):

@@ -6,14 +6,16 @@ import tensorflow_hub as hub
 
 from tfbert import evaluate, serving
 from tfbert.keras import keras, tf
+from tfbert.models.classifier import POOLINGS, classifier as build_classifier
 from tfbert.models import bert, scratch
 
 TEXTS = ["the coach says the season is new", "shares in chip market after report today", "goal"]
 
 
-@pytest.mark.parametrize("pooling", bert.POOLINGS)
+@pytest.mark.slow
+@pytest.mark.parametrize("pooling", POOLINGS)
 def test_hub_classifier_trimmed_padding_gives_the_logits_of_full_padding(tiny_hub_pair, pooling):
-    classifier = bert.hub_classifier(tiny_hub_pair, 4, trainable=False, pooling=pooling)
+    classifier = build_classifier(bert.hub_adapter(tiny_hub_pair, False), 4, pooling=pooling)
     trimmed = classifier.tokenize(tf.constant(TEXTS))  # (3, T): the preprocessor's ids, padded to the longest text
     full = hub.KerasLayer(tiny_hub_pair.preprocess)(tf.constant(TEXTS))["input_word_ids"]  # (3, 32), as exported
     assert trimmed.shape[1] < full.shape[1] == 32
@@ -21,9 +23,10 @@ def test_hub_classifier_trimmed_padding_gives_the_logits_of_full_padding(tiny_hu
     np.testing.assert_allclose(classifier.model(trimmed).numpy(), classifier.model(full).numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trainable", [False, True])
 def test_hub_frozen_trains_only_the_head_and_model_is_head_of_features(tiny_hub_pair, trainable):
-    classifier = bert.hub_classifier(tiny_hub_pair, 4, trainable=trainable)
+    classifier = build_classifier(bert.hub_adapter(tiny_hub_pair, trainable), 4)
     counts = evaluate.parameter_counts(classifier.model)
     assert counts["trainable_params"] == (counts["total_params"] if trainable else 20 * 4 + 4)
     ids = classifier.tokenize(tf.constant(TEXTS))  # (3, T) ids: no string reaches the model
@@ -33,7 +36,7 @@ def test_hub_frozen_trains_only_the_head_and_model_is_head_of_features(tiny_hub_
 
 @pytest.mark.parametrize("trainable", [False, True])
 def test_hf_classifier_frozen_base_and_padding_invariance(tiny_encoder, trainable):
-    classifier = bert.hf_classifier(tiny_encoder, 4, trainable=trainable, max_length=32)
+    classifier = build_classifier(bert.hf_adapter(tiny_encoder, 4, trainable, max_length=32), 4)
     counts = evaluate.parameter_counts(classifier.model)
     assert counts["trainable_params"] == (counts["total_params"] if trainable else 20 * 4 + 4)
     ids = classifier.tokenize(tf.constant(TEXTS))  # (3, T)
@@ -45,7 +48,7 @@ def test_hf_classifier_frozen_base_and_padding_invariance(tiny_encoder, trainabl
 
 def test_hf_classifier_equals_the_hf_model_it_wraps(tiny_bert_dir, tiny_encoder):
     from transformers import BertTokenizerFast, TFBertForSequenceClassification
-    classifier = bert.hf_classifier(tiny_encoder, 3, trainable=True)
+    classifier = build_classifier(bert.hf_adapter(tiny_encoder, 3, True), 3)
     hf = TFBertForSequenceClassification.from_pretrained(str(tiny_bert_dir), num_labels=3)
     hf.set_weights(classifier.model.get_weights())
     batch = BertTokenizerFast(str(tiny_bert_dir / "vocab.txt"))(TEXTS, padding=True, return_tensors="np")
@@ -55,8 +58,8 @@ def test_hf_classifier_equals_the_hf_model_it_wraps(tiny_bert_dir, tiny_encoder)
 
 @pytest.mark.slow
 def test_raw_string_saved_models_reload_with_the_same_predictions(tiny_encoder, tiny_hub_pair, tmp_path):
-    hf = bert.hf_classifier(tiny_encoder, 4, trainable=True, max_length=32)
-    hub_ = bert.hub_classifier(tiny_hub_pair, 4, trainable=True)
+    hf = build_classifier(bert.hf_adapter(tiny_encoder, 4, True, max_length=32), 4)
+    hub_ = build_classifier(bert.hub_adapter(tiny_hub_pair, True), 4)
     names = ["World", "Sports", "Business", "Sci/Tech"]
     serving.export(hf, tmp_path / "hf", names)  # the preprocessor joined to the model
     serving.export(hub_, tmp_path / "hub", names)
@@ -69,7 +72,7 @@ def test_raw_string_saved_models_reload_with_the_same_predictions(tiny_encoder, 
 
 def test_the_scratch_model_runs_as_tflite_with_the_same_logits(tmp_path):
     config = scratch.PRESETS["tiny"]
-    model = scratch.build_classifier(config)
+    model = scratch.build(config).model
     ids = np.zeros((1, config.max_length), np.int64)
     ids[0, :7] = [5, 9, 2, 77, 3, 150, 4]
     serving.to_tflite(model, tmp_path / "model.tflite", config.max_length)
@@ -82,17 +85,17 @@ def test_the_scratch_model_runs_as_tflite_with_the_same_logits(tmp_path):
 
 
 def test_damaged_or_foreign_cached_features_are_computed_again_with_a_notice(tmp_path, capfd):
-    from tfbert import finetune
+    from tfbert import classify, train
     ids = {"train": tf.ragged.constant([[3, 4], [5], [6, 7, 8]], dtype=tf.int32),
            "test": tf.ragged.constant([[3], [9, 9]], dtype=tf.int32)}
-    lengths = {name: ragged.row_lengths().numpy() for name, ragged in ids.items()}
     labels = {"train": [0, 1, 0], "test": [1, 0]}
+    trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=2, examples=3, epochs=1)
     tokens = keras.Input((None,), dtype=tf.int32)
     features_model = keras.Model(tokens, tf.cast(tf.reduce_sum(tokens, axis=1, keepdims=True), tf.float32))  # (B, 1)
     path = tmp_path / "features.npz"
 
     def features():
-        return finetune.cached_features(features_model, ids, lengths, labels, 2, path)[0]
+        return classify.cached_features(features_model, ids, labels, trainer, path)[0]
 
     expected = features()
     np.testing.assert_array_equal(expected["train"], [[7], [5], [21]])
@@ -109,16 +112,13 @@ def test_damaged_or_foreign_cached_features_are_computed_again_with_a_notice(tmp
 def test_a_run_does_not_depend_on_whether_its_tf_hub_export_was_cached(tiny_encoder, ag_news_dir, tmp_path):
     """Exporting the TF-Hub pair builds a randomly initialised encoder: done after seeding, it would shift the
     head's initial weights, so a first run (empty cache) and a later one (cached) would differ."""
-    import dataclasses
-    from tfbert import finetune, runs
+    from tfbert import classify, files, runs
     from tfbert.data import ag_news
     data = ag_news.load(ag_news_dir)
-    data = dataclasses.replace(data, train=data.train.take(np.arange(96)))
-    recipe = finetune.BertRecipe("hub", trainable=False, encoder=str(tiny_encoder.folder), epochs=2, lr=1e-2,
-                                 batch_size=16, max_length=32)
+    recipe = classify.Recipe("hub", trainable=False, encoder=str(tiny_encoder.folder), epochs=2, lr=1e-2,
+                             batch_size=16, max_length=32, train_examples=96)
     for name in ("cold", "warm"):  # the first run exports into the empty cache, the second finds it there
-        finetune.run(recipe, tiny_encoder, data, tf.distribute.get_strategy(), tmp_path / name, verbose=0,
-                     cache=tmp_path / "hub")
-    cold, warm = (runs.read_json(tmp_path / name / runs.HISTORY) for name in ("cold", "warm"))
+        classify.run(recipe, data, tf.distribute.get_strategy(), tmp_path / name, verbose=0, cache=tmp_path / "hub")
+    cold, warm = (files.read_json(tmp_path / name / runs.HISTORY) for name in ("cold", "warm"))
     assert [row["loss"] for row in cold] == [row["loss"] for row in warm]
     assert (tmp_path / "cold" / runs.PREDICTIONS).read_text() == (tmp_path / "warm" / runs.PREDICTIONS).read_text()

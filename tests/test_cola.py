@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from tfbert import runs, train
+from tfbert import files, runs, train
 from tfbert.data import BadRowError, cola, online
 
 from conftest import ROOT, SHARED_DATA, TOPIC_WORDS
@@ -54,6 +54,7 @@ def test_a_bad_row_names_the_file_and_line(tmp_path):
         cola.load(folder)
 
 
+@pytest.mark.slow
 def test_the_real_release_has_its_documented_sizes():
     data = cola.load(SHARED_DATA / "cola")
     assert data.sizes() == {"train": 7696, "validation": 855, "in_domain_dev": 527, "out_of_domain_dev": 516}
@@ -80,11 +81,11 @@ def test_training_prints_mcc_and_accuracy_on_both_dev_sets_beside_the_majority_b
     assert "| tuned | pooled output, lr 5e-05, 2 epochs, warmup 0.1, wd 0.01, eps 1e-08 |" in stdout  # the recipe run
     assert "| mean | mean pooling, lr 5e-05, 2 epochs, warmup 0.1, wd 0.01, eps 1e-08 |" in stdout
     for variant in ("tuned", "mean", "frozen"):
-        metrics = runs.read_json(out / variant / runs.METRICS)
+        metrics = files.read_json(out / variant / runs.METRICS)
         assert {"test_mcc", "test_accuracy", "out_of_domain_dev_mcc", "out_of_domain_dev_accuracy"} <= set(metrics)
         assert (out / variant / "predictions_out_of_domain_dev.csv").is_file()
         assert (out / variant / "confusion_matrix.png").is_file() and (out / variant / "learning_curves.png").is_file()
-        history = runs.read_json(out / variant / runs.HISTORY)
+        history = files.read_json(out / variant / runs.HISTORY)
         assert "val_mcc" in history[0] and metrics["best_epoch"] == max(
             range(len(history)), key=lambda e: history[e]["val_mcc"])
 
@@ -96,8 +97,8 @@ def test_keep_last_scores_the_last_epoch_whatever_validation_says(tmp_path, tiny
                                "--epochs", "3", "--max-length", "16", "--verbose", "0", "--out", tmp_path / "runs")
     assert code == 0, stderr[-3000:]
     run = tmp_path / "runs" / "frozen"
-    assert runs.read_json(run / runs.METRICS)["best_epoch"] == 2
-    assert train.best_epoch(runs.read_json(run / runs.HISTORY), "val_mcc") != 2  # validation would pick another
+    assert files.read_json(run / runs.METRICS)["best_epoch"] == 2
+    assert train.best_epoch(files.read_json(run / runs.HISTORY), "val_mcc") != 2  # validation would pick another
 
 
 @pytest.mark.slow

@@ -110,6 +110,7 @@ def test_a_validation_fraction_of_zero_trains_on_everything_and_out_of_range_fra
             carve_validation(train, fraction)
 
 
+@pytest.mark.slow
 def test_the_real_offline_split_loads_with_its_documented_sizes():
     data = ag_news.load(SHARED_DATA / "ag_news")
     assert data.sizes() == {"train": 5472, "validation": 608, "test": 1520}

@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from experiments import agnews
-from tfbert import cli, distribute, runs
+from tfbert import classify, cli, distribute, files, runs
 from tfbert.data import ag_news
 from tfbert.keras import tf
 
@@ -56,10 +56,10 @@ def test_auto_on_a_machine_without_accelerators_is_the_default_strategy():
 def test_mirrored_over_two_cpus_trains_with_the_global_batch_split_across_replicas(ag_news_dir, tmp_path):
     strategy = distribute.get_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
     args = agnews.parse_args(["--variants", "scratch", "--preset", "tiny", "--epochs", "2", "--batch-size", "8", "--lr", "5e-3", "--verbose", "0"])
-    metrics = agnews.run_scratch(args, ag_news.load(ag_news_dir), strategy, tmp_path)
-    config = runs.read_json(tmp_path / runs.CONFIG)
+    metrics = classify.run(agnews.recipe(args, "scratch"), ag_news.load(ag_news_dir), strategy, tmp_path, verbose=0)
+    config = files.read_json(tmp_path / runs.CONFIG)
     assert (config["replicas"], config["global_batch_size"]) == (2, 16)
-    assert len(runs.read_json(tmp_path / runs.HISTORY)) == 2
+    assert len(files.read_json(tmp_path / runs.HISTORY)) == 2
     assert metrics["test_accuracy"] > 0.5  # the synthetic task is easy; chance is 0.25
 
 
@@ -82,4 +82,4 @@ def test_two_workers_on_this_machine_train_together_and_both_finish(ag_news_dir,
     for process, (stdout, stderr) in zip(processes, outputs):
         assert process.returncode == 0, stderr[-3000:]
     assert "| scratch |" in outputs[0][0]  # the chief prints the table
-    assert runs.read_json(tmp_path / "worker0" / "scratch" / runs.CONFIG)["replicas"] == 2
+    assert files.read_json(tmp_path / "worker0" / "scratch" / runs.CONFIG)["replicas"] == 2

@@ -11,6 +11,7 @@ from tfbert.keras import tf
 from conftest import SHARED_DATA
 
 
+@pytest.mark.slow
 def test_minilm_is_found_without_importing_its_package_and_checked():
     import sys
     directory = encoders.minilm_dir()
@@ -20,6 +21,7 @@ def test_minilm_is_found_without_importing_its_package_and_checked():
     assert encoder.hf_source == str(directory) and encoder.lower_case
 
 
+@pytest.mark.slow
 def test_a_corrupted_checkpoint_is_refused_and_a_good_one_is_hashed_once_per_process(monkeypatch):
     calls, real_sha256 = [], encoders.sha256
     monkeypatch.setattr(encoders, "sha256", lambda path: calls.append(path) or real_sha256(path))
@@ -34,6 +36,7 @@ def test_a_corrupted_checkpoint_is_refused_and_a_good_one_is_hashed_once_per_pro
     encoders.minilm_dir.cache_clear()  # the next test hashes the real file again
 
 
+@pytest.mark.slow
 def test_online_presets_fail_at_once_offline_naming_the_offline_one(monkeypatch):
     monkeypatch.setattr(encoders, "is_reachable", lambda host: False)
     with pytest.raises(OfflineError, match="'minilm_l6'"):
@@ -42,6 +45,7 @@ def test_online_presets_fail_at_once_offline_naming_the_offline_one(monkeypatch)
         encoders.get("bert")
 
 
+@pytest.mark.slow
 def test_wordpiece_in_tensorflow_equals_the_hf_tokenizer_on_every_ag_news_text():
     from transformers import BertTokenizerFast
     directory = encoders.minilm_dir()
@@ -75,13 +79,14 @@ def test_both_families_tokenize_a_cased_checkpoint_as_it_was_trained(tmp_path):
     assert vocab.index("Coach") in ids[0] and vocab.index("coach") not in ids[0]  # the case was kept
 
 
+@pytest.mark.slow
 def test_the_hf_family_loads_neither_tf_hub_nor_the_export_tooling_and_nothing_imports_in_a_circle():
     import ast
     import subprocess
     import sys
 
     from conftest import ROOT
-    code = ("import sys; from tfbert import encoders, finetune; from tfbert.models import bert; "
+    code = ("import sys; from tfbert import encoders, classify; from tfbert.models import bert; "
             "encoders.resolve('minilm_l6', families=('hf',)); print(' '.join(sorted(sys.modules)))")
     loaded = set(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                                 check=True).stdout.split())
@@ -93,6 +98,6 @@ def test_the_hf_family_loads_neither_tf_hub_nor_the_export_tooling_and_nothing_i
             if isinstance(node, ast.ImportFrom) and node.module == "tfbert":
                 names |= {alias.name for alias in node.names}  # from tfbert import runs
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tfbert."):
-                names.add(node.module.split(".")[1])  # from tfbert.runs import sha256
+                names.add(node.module.split(".")[1])  # from tfbert.files import sha256
         return names
     assert "encoders" not in imports("hub_export") and "hub_export" not in imports("encoders")

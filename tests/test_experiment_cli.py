@@ -1,10 +1,11 @@
 """`python -m experiments.agnews` as a user runs it: help, offline failures, a full small run, bad rows."""
+import shutil
 import time
 
 import numpy as np
 import pytest
 
-from tfbert import report, runs
+from tfbert import files, report, runs
 
 from conftest import SHARED_DATA, csv_probabilities, run_cli, serve_with_plain_tensorflow
 from experiments import agnews
@@ -30,13 +31,11 @@ def test_offline_without_a_data_folder_fails_within_seconds_naming_what_to_pass(
 
 
 @pytest.mark.slow
-def test_a_small_run_prints_the_table_and_writes_the_run_directory(ag_news_dir, tmp_path):
-    code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny", "--epochs", "2", "--verbose", "0",
-                                   "--batch-size", "8", "--lr", "5e-3", "--out", tmp_path)
-    assert code == 0, stderr[-3000:]
+def test_a_small_run_prints_the_table_and_writes_the_run_directory(scratch_cli_run, ag_news_dir, tmp_path):
+    out, stdout = scratch_cli_run
     assert "| variant | model | encoder | trainable / total params | test accuracy |" in stdout
     assert "| scratch | scratch Transformer (tiny) |" in stdout
-    run_dir = tmp_path / "scratch"
+    run_dir = out / "scratch"
     for name in (runs.CONFIG, runs.HISTORY, runs.METRICS, runs.PREDICTIONS, "learning_curves.png",
                  "confusion_matrix.png", "model.keras", "vocab.txt", "model.tflite", "saved_model/saved_model.pb"):
         assert (run_dir / name).is_file(), name
@@ -47,12 +46,12 @@ def test_a_small_run_prints_the_table_and_writes_the_run_directory(ag_news_dir, 
     (served,), modules = serve_with_plain_tensorflow([run_dir / "saved_model"], texts, cwd=tmp_path)
     assert abs(np.array(served) - expected).max() < 1e-5
     assert not {"tfbert", "transformers", "tensorflow_hub"} & {name.split(".")[0] for name in modules}
-    assert (tmp_path / "results.md").read_text().strip() in stdout
-    assert (tmp_path / "accuracy.png").is_file()
-    config = runs.read_json(run_dir / runs.CONFIG)
+    assert (out / "results.md").read_text().strip() in stdout
+    assert (out / "accuracy.png").is_file()
+    config = files.read_json(run_dir / runs.CONFIG)
     assert config["data"] == {"source": str(ag_news_dir), "train": 360, "validation": 40, "test": 80}
     assert config["model"]["embed_dim"] == 12 and config["args"]["seed"] == 0
-    metrics = runs.read_json(run_dir / runs.METRICS)
+    metrics = files.read_json(run_dir / runs.METRICS)
     assert metrics["test_examples"] == 80 and metrics["skipped_rows"]["count"] == 0
     assert metrics["test_accuracy"] > 0.5  # the synthetic task is easy; chance is 0.25
 
@@ -65,10 +64,10 @@ def test_the_accelerator_switches_train_with_xla_in_bfloat16_and_say_so_in_the_t
                                    *switches)
     assert code == 0, stderr[-3000:]
     assert "| scratch | scratch Transformer (tiny), mixed_bfloat16, XLA |" in stdout
-    config = runs.read_json(tmp_path / "scratch" / runs.CONFIG)
+    config = files.read_json(tmp_path / "scratch" / runs.CONFIG)
     assert config["compute"] == {"precision": "mixed_bfloat16", "jit_compile": True, "steps_per_execution": 3,
                                  "pad_multiple": 32, "static_shapes": True, "dropped_per_epoch": 360 % 16}
-    metrics = runs.read_json(tmp_path / "scratch" / runs.METRICS)
+    metrics = files.read_json(tmp_path / "scratch" / runs.METRICS)
     assert metrics["test_examples"] == 80 and metrics["test_accuracy"] > 0.5  # every test text, scored once
     assert (tmp_path / "scratch" / "model.tflite").is_file()  # a float32 copy: TFLite has no bfloat16 kernels
     code, _, stderr = run_cli("--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny", "--epochs", "2",
@@ -78,10 +77,8 @@ def test_the_accelerator_switches_train_with_xla_in_bfloat16_and_say_so_in_the_t
 
 
 @pytest.mark.slow
-def test_the_report_is_redrawn_from_the_files_alone(ag_news_dir, tmp_path):
-    code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny", "--epochs", "1", "--verbose", "0",
-                                   "--out", tmp_path)
-    assert code == 0, stderr[-3000:]
+def test_the_report_is_redrawn_from_the_files_alone(scratch_cli_run, tmp_path):
+    shutil.copytree(scratch_cli_run[0], tmp_path, dirs_exist_ok=True)
     for png in tmp_path.rglob("*.png"):
         png.unlink()
     assert report.render(tmp_path) == (tmp_path / "results.md").read_text().strip()
@@ -105,7 +102,7 @@ def test_a_bad_row_stops_the_run_naming_the_file_and_line_unless_skipped(ag_news
     code, stdout, stderr = run_cli(*common, "--skip-bad-rows")
     assert code == 0, stderr[-3000:]
     assert "skipped 1 bad rows" in stdout
-    skipped = runs.read_json(tmp_path / "out" / "scratch" / runs.METRICS)["skipped_rows"]
+    skipped = files.read_json(tmp_path / "out" / "scratch" / runs.METRICS)["skipped_rows"]
     assert skipped["count"] == 1 and ":10: class index '8'" in skipped["first"][0]
 
 
@@ -116,7 +113,7 @@ def test_the_textbook_model_learns_the_real_offline_split_in_one_epoch(tmp_path)
                                    "--out", tmp_path)
     assert code == 0, stderr[-3000:]
     assert "Trainable params: 659592" in stdout  # the lesson's model, summarised as training starts
-    metrics = runs.read_json(tmp_path / "scratch" / runs.METRICS)
+    metrics = files.read_json(tmp_path / "scratch" / runs.METRICS)
     assert metrics["test_examples"] == 1520 and metrics["test_accuracy"] > 0.6
 
 
@@ -144,11 +141,11 @@ def test_the_variants_share_one_table_and_without_a_validation_split_train_on_ev
     for variant, train_texts, epochs, trainable in (("scratch", 400, 2, None), ("hub_frozen", 120, 3, 84),
                                                     ("hf_frozen", 120, 3, 84), ("hf_finetune", 120, 2, None)):
         assert f"| {variant} |" in stdout
-        metrics = runs.read_json(tmp_path / variant / runs.METRICS)
-        config = runs.read_json(tmp_path / variant / runs.CONFIG)
+        metrics = files.read_json(tmp_path / variant / runs.METRICS)
+        config = files.read_json(tmp_path / variant / runs.CONFIG)
         assert config["data"]["validation"] == 0 and config["data"]["train"] == train_texts
         assert metrics["test_examples"] == 80 and metrics["trainable_params"] == (trainable or metrics["total_params"])
-        history = runs.read_json(tmp_path / variant / runs.HISTORY)
+        history = files.read_json(tmp_path / variant / runs.HISTORY)
         assert len(history) == epochs and not any(key.startswith("val_") for key in history[0])
         assert metrics["best_epoch"] == epochs - 1 and (tmp_path / variant / "learning_curves.png").is_file()
         if variant != "scratch":
@@ -161,7 +158,7 @@ def test_the_variants_share_one_table_and_without_a_validation_split_train_on_ev
     for variant, probabilities in zip(variants, served):
         assert abs(np.array(probabilities) - csv_probabilities(tmp_path / variant / runs.PREDICTIONS, 8)[1]).max() < 1e-5
     assert not {"tfbert", "transformers", "tensorflow_hub"} & {name.split(".")[0] for name in modules}
-    assert runs.read_json(tmp_path / "hub_frozen" / runs.CONFIG)["recipe"]["pooling"] == "mean"
+    assert files.read_json(tmp_path / "hub_frozen" / runs.CONFIG)["recipe"]["pooling"] == "mean"
 
 
 def test_a_validation_fraction_outside_zero_to_one_is_a_usage_error(capsys):
@@ -172,8 +169,19 @@ def test_a_validation_fraction_outside_zero_to_one_is_a_usage_error(capsys):
 
 def test_the_hub_head_is_mean_pooling_when_frozen_and_pooled_output_when_fine_tuned_unless_chosen():
     default, chosen = agnews.parse_args([]), agnews.parse_args(["--pooling", "mean"])
-    assert (agnews.hub_pooling(default, trainable=False), agnews.hub_pooling(default, trainable=True)) == ("mean", "pooled")
-    assert agnews.hub_pooling(chosen, trainable=True) == "mean"
+    poolings = {variant: agnews.recipe(default, variant).pooling for variant in ("hub_frozen", "hub_finetune")}
+    assert poolings == {"hub_frozen": "mean", "hub_finetune": "pooled"}
+    assert agnews.recipe(chosen, "hub_finetune").pooling == "mean"
+
+
+def test_the_command_line_sets_only_the_recipe_fields_of_its_kind_of_variant():
+    args = agnews.parse_args(["--lr", "0.01", "--finetune-lr", "2e-5", "--head-epochs", "7", "--seed", "3"])
+    scratch, finetune, frozen = (agnews.recipe(args, v) for v in ("scratch", "hf_finetune", "hf_frozen"))
+    assert (scratch.lr, finetune.lr, frozen.lr) == (0.01, 2e-5, 1e-3)
+    assert (scratch.epochs, finetune.epochs, frozen.epochs) == (15, 1, 7)  # the quick preset: 1 fine-tuning epoch
+    assert (scratch.train_examples, finetune.train_examples) == (None, 2000)
+    assert {scratch.seed, finetune.seed, frozen.seed} == {3}
+    assert agnews.recipe(agnews.parse_args(["--full"]), "hf_finetune").epochs == 4
 
 
 @pytest.mark.slow

@@ -4,12 +4,12 @@ import subprocess
 
 import pytest
 
-from tfbert import runs
+from tfbert import files, runs
 from tfbert.data import kant
 
 from conftest import SHARED_DATA
 from experiments import agnews, kantaibert
-from test_runs import snapshot
+from conftest import snapshot
 
 TINY = ["--variants", "scratch", "--preset", "tiny", "--verbose", "0", "--batch-size", "16"]
 
@@ -82,13 +82,13 @@ def test_a_full_disk_ends_in_one_line_keeps_the_last_complete_state_and_the_same
     assert line.startswith(f"error: no space left on the device holding {run_dir}/")
     assert line.endswith(f"then the same command resumes {run_dir} from epoch 1")
     leftovers = [p for p in run_dir.rglob("*")
-                 if p.is_file() and (p.name.startswith(runs.TEMPORARY) or "_temp" in str(p))]
+                 if p.is_file() and (p.name.startswith(files.TEMPORARY) or "_temp" in str(p))]
     assert not leftovers  # nothing half-written (TensorFlow leaves its checkpoint's empty _temp folder)
-    assert runs.read_json(run_dir / runs.IDENTITY)  # what was written is whole
+    assert files.read_json(run_dir / runs.IDENTITY)  # what was written is whole
 
     subprocess.run(["mount", "-o", "remount,size=20m", str(small)], check=True)  # room again
     agnews.main(list(map(str, command)))
-    assert [row["epoch"] for row in runs.read_json(run_dir / runs.HISTORY)] == [0, 1, 2]
+    assert [row["epoch"] for row in files.read_json(run_dir / runs.HISTORY)] == [0, 1, 2]
     assert (run_dir / runs.METRICS).is_file() and not (run_dir / runs.BACKUP).exists()
 
     finished = snapshot(run_dir)
@@ -97,13 +97,14 @@ def test_a_full_disk_ends_in_one_line_keeps_the_last_complete_state_and_the_same
     assert snapshot(run_dir) == finished
 
 
+@pytest.mark.slow
 def test_kants_books_download_once_are_checked_and_offline_is_one_line(tmp_path, monkeypatch, http_server):
     """Served from this machine by a local HTTP server laid out as the pinned source, from ../shared/data/kant."""
     source = http_server({path: (SHARED_DATA / "kant" / name).read_bytes()
                           for name, (path, _, _) in kant.BOOKS.items()})
     folder = kant.download(tmp_path / "cache", source=source)
     assert sorted(p.name for p in folder.iterdir()) == sorted(kant.BOOKS)
-    assert snapshot(folder) == {name: runs.sha256(SHARED_DATA / "kant" / name) for name in kant.BOOKS}
+    assert snapshot(folder) == {name: files.sha256(SHARED_DATA / "kant" / name) for name in kant.BOOKS}
     assert kant.download(tmp_path / "cache", source="http://127.0.0.1:9") == folder  # cached: no network needed
 
     (folder / "kant_prolegomena.txt").write_text("damaged")

@@ -7,78 +7,35 @@ import sys
 import numpy as np
 import pytest
 
-from tfbert import encoders, evaluate, finetune, interpret, runs, train
+from tfbert import evaluate, interpret, runs, train
+from tfbert.interpret import maps
 from tfbert.keras import tf
-from tfbert.models import bert, scratch
+from tfbert.models import scratch
 
-from conftest import ROOT
+from conftest import ROOT, TEXTS, write_hf_run, write_scratch_run
 
-CLASSES = ["World", "Sports", "Business", "Sci/Tech"]
 QUICK = ["--steps", "8", "--shap-evals", "20", "--lime-samples", "20"]
-TEXTS = ["the coach says the season is new", "shares in chip market after report today", "goal", "internet chip"]
-
-
-def write_hf_run(run_dir, tiny_bert_dir, trainable: bool, family="hf"):
-    """A run directory as `finetune.run` leaves it (config.json, best/, predictions.csv), with a random head.
-
-    Returns the classifier whose weights were saved.
-    """
-    classifier = bert.hf_classifier(encoders.resolve(str(tiny_bert_dir)), len(CLASSES), trainable, max_length=32)
-    rng = np.random.default_rng(1)
-    classifier.head.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in classifier.head.get_weights()])
-    (classifier.model if trainable else classifier.head).save_weights(str(run_dir / runs.BEST_WEIGHTS))
-    recipe = finetune.BertRecipe(family, trainable, encoder=str(tiny_bert_dir), max_length=32)
-    runs.write_config(run_dir, runs.RunConfig("agnews", recipe.variant, class_names=CLASSES,
-                                              recipe=dataclasses.asdict(recipe)))
-    write_test_predictions(run_dir)
-    return classifier
-
-
-def write_scratch_run(run_dir):
-    """A run directory as `experiments.agnews` leaves a scratch run (config.json, model.keras, vocab.txt,
-    predictions.csv), with random weights. Returns the model and its vectorizer."""
-    config = scratch.PRESETS["tiny"]
-    vectorizer = scratch.build_vectorizer(config, TEXTS)
-    train.set_seed(0)  # the same random weights whichever tests ran before
-    model = scratch.build_classifier(config)
-    model.save(run_dir / "model.keras")
-    (run_dir / "vocab.txt").write_text("\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8")
-    runs.write_config(run_dir, runs.RunConfig("agnews", "scratch", class_names=CLASSES, model=dataclasses.asdict(config)))
-    write_test_predictions(run_dir)
-    return model, vectorizer
-
-
-def write_test_predictions(run_dir):
-    labels = np.arange(len(TEXTS)) % 4
-    predicted = np.eye(4)[(labels * 3) % 4]  # (4, 4) probabilities: right on texts 0 and 2, wrong on 1 and 3
-    evaluate.write_predictions(run_dir / runs.PREDICTIONS, TEXTS, labels, predicted, CLASSES)
-
-
-@pytest.fixture(scope="module")
-def hf_run(tiny_bert_dir, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("hf_finetune")
-    return run_dir, write_hf_run(run_dir, tiny_bert_dir, trainable=True)
 
 
 @pytest.fixture(scope="module")
 def explainer(hf_run):
-    return interpret.Explainer.from_run(hf_run[0])
+    return interpret.BertExplainer.from_run(hf_run[0])
 
 
 @pytest.mark.parametrize("trainable", [True, False])
 def test_from_run_restores_the_weights_the_run_saved(tiny_bert_dir, tmp_path, trainable):
     saved = write_hf_run(tmp_path, tiny_bert_dir, trainable)
-    explainer = interpret.Explainer.from_run(tmp_path)
+    explainer = interpret.BertExplainer.from_run(tmp_path)
     ids = explainer.wordpiece.dense(tf.constant(TEXTS))  # (4, T)
     mask = tf.cast(tf.not_equal(ids, 0), tf.int32)
-    restored = explainer.logits(tf.gather(explainer.hf.bert.embeddings.weight, ids), mask)
+    restored = explainer.logits(tf.gather(explainer.bert.embeddings.weight, ids), mask)
     np.testing.assert_allclose(restored.numpy(), saved.model(ids).numpy(), atol=1e-5)
 
 
 def test_a_tf_hub_run_is_refused_with_the_reason(tiny_bert_dir, tmp_path):
     write_hf_run(tmp_path, tiny_bert_dir, trainable=True, family="hub")
     with pytest.raises(ValueError, match="TF-Hub encoders return no attention"):
-        interpret.Explainer.from_run(tmp_path)
+        interpret.BertExplainer.from_run(tmp_path)
 
 
 def test_attention_has_a_distribution_per_token_for_every_layer_and_head(explainer):
@@ -115,8 +72,7 @@ def test_the_scratch_explainer_runs_the_saved_model_s_own_layers(scratch_run):
         restored = explainer.logits(explainer.embedding.token_embedding(text_ids))
         np.testing.assert_allclose(restored.numpy(), model(text_ids).numpy(), atol=1e-5)
     pooled = explainer.features(TEXTS)  # (4, D), in file order
-    keras_pooled = scratch.pool(scratch.layers_of(model), model.get_layer("embedding")(ids.to_tensor()),
-                                tf.not_equal(ids.to_tensor(), 0))
+    keras_pooled = model.get_layer("scratch_transformer")(ids.to_tensor())["pooled_output"]  # padded: masked mean
     np.testing.assert_allclose(pooled, keras_pooled.numpy(), atol=1e-5)
 
 
@@ -141,7 +97,7 @@ def test_scratch_integrated_gradients_add_up_to_the_logit_gap(scratch_run):
 def test_principal_components_find_the_direction_of_the_spread():
     rng = np.random.default_rng(0)
     along = rng.normal(size=(200, 1)) * np.array([[3.0, 4.0, 0.0]])  # spread along (3, 4, 0) / 5
-    points, explained = interpret.principal_components(along + rng.normal(size=(200, 3)) * 0.01)
+    points, explained = maps.principal_components(along + rng.normal(size=(200, 3)) * 0.01)
     assert points.shape == (200, 2) and explained[0] > 0.99
     np.testing.assert_allclose(np.abs(points[:, 0]), np.abs((along - along.mean(axis=0)) @ [0.6, 0.8, 0.0]), atol=0.05)
 
@@ -151,12 +107,12 @@ def test_umap_keeps_clusters_apart_and_declines_too_few_texts():
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(3, 16)) * 10
     features = np.repeat(centres, 20, axis=0) + rng.normal(size=(60, 16))  # 3 clusters of 20
-    points = interpret.umap_points(features)
+    points = maps.umap_points(features)
     assert points.shape == (60, 2)
     means = points.reshape(3, 20, 2).mean(axis=1)
     spread = max(np.linalg.norm(points.reshape(3, 20, 2) - means[:, None], axis=-1).max(axis=1))
     assert min(np.linalg.norm(means[a] - means[b]) for a in range(3) for b in range(a)) > spread
-    assert interpret.umap_points(features[:9]) is None
+    assert maps.umap_points(features[:9]) is None
 
 
 @pytest.mark.slow

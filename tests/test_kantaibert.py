@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from tfbert import runs
+from tfbert import files, runs
 from tfbert.data import BadRowError, bpe, kant, mlm
 from tfbert.keras import tf
 from tfbert.models import kantaibert
@@ -48,6 +48,7 @@ def test_the_corpus_is_non_empty_stripped_lines_in_file_order_with_every_20th_he
     assert all(line == line.strip() and line and "\ufeff" not in line for line in train + held_out)
 
 
+@pytest.mark.slow
 def test_the_real_corpus_gives_787_batches_of_64():
     train, held_out = kant.read_corpus(SHARED_DATA / "kant")
     assert (len(train), len(held_out)) == (50_357, 2_651)
@@ -141,16 +142,16 @@ def test_the_run_trains_saves_fills_masks_and_resumes_after_a_kill(corpus_dir, t
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    first = runs.read_json(tmp_path / runs.HISTORY)
+    first = files.read_json(tmp_path / runs.HISTORY)
     assert 1 <= len(first) < 3
 
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    history = runs.read_json(tmp_path / runs.HISTORY)
+    history = files.read_json(tmp_path / runs.HISTORY)
     assert [row["epoch"] for row in history] == [0, 1, 2]
     assert history[0] == first[0]  # resumed, not restarted
     assert history[-1]["val_loss"] < history[0]["val_loss"]
-    metrics = runs.read_json(tmp_path / runs.METRICS)
+    metrics = files.read_json(tmp_path / runs.METRICS)
     assert metrics["parameters"] == kantaibert.count_params(kantaibert.build_model(kantaibert.PRESETS["tiny"]))
     fills = json.loads((tmp_path / "fill_mask.json").read_text())
     assert len(fills["Human thinking involves human <mask>."]) == 5

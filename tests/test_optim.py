@@ -6,6 +6,7 @@ from official.nlp import optimization
 
 from tfbert import encoders, optim
 from tfbert.keras import keras, tf
+from tfbert.models.classifier import classifier as build_classifier
 from tfbert.models import scratch
 
 
@@ -35,7 +36,7 @@ def test_a_bad_warmup_is_refused():
 
 
 def test_weight_decay_skips_exactly_the_bias_and_layer_norm_variables():
-    model = scratch.build_classifier(scratch.PRESETS["tiny"])
+    model = scratch.build(scratch.PRESETS["tiny"]).model
     model(tf.ones((2, 3), tf.int64))
     optimizer = optim.create_adamw(0.1, 10, 0, weight_decay=0.5)
     before = [v.numpy().copy() for v in model.trainable_variables]
@@ -52,7 +53,7 @@ def test_under_float16_loss_scaling_wraps_adamw_and_the_no_decay_groups_and_clip
     from tfbert import train
     trainer = train.Trainer(tf.distribute.get_strategy(), 4, 40, 1, compute=train.Compute("mixed_float16"))
     with trainer.scope():
-        model = scratch.build_classifier(scratch.PRESETS["tiny"])
+        model = scratch.build(scratch.PRESETS["tiny"]).model
     model(tf.ones((2, 3), tf.int64))
     trainer.compile(model, lr=0.1, weight_decay=0.5, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     optimizer = model.optimizer
@@ -77,7 +78,7 @@ def test_under_float16_loss_scaling_wraps_adamw_and_the_no_decay_groups_and_clip
 def test_in_the_hf_bert_classifier_weight_decay_skips_exactly_its_bias_and_layernorm_variables(tiny_bert_dir):
     """The book's parameter groups ("weight_decay_rate" 0.1 on weights, 0 on bias/gamma/beta), done for real."""
     from tfbert.models import bert
-    model = bert.hf_classifier(encoders.resolve(str(tiny_bert_dir)), 2, trainable=True).model
+    model = build_classifier(bert.hf_adapter(encoders.resolve(str(tiny_bert_dir)), 2, True), 2).model
     optimizer = optim.create_adamw(0.1, 10, 0, weight_decay=0.5)
     before = [v.numpy().copy() for v in model.trainable_variables]
     optimizer.apply_gradients([(tf.zeros_like(v), v) for v in model.trainable_variables])

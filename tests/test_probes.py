@@ -10,15 +10,16 @@ import urllib.request
 import numpy as np
 import pytest
 
-from tfbert import interpret, probes
+from tfbert import interpret
+from tfbert.interpret import maps, probes
 
 from conftest import ROOT
-from test_interpret import TEXTS, hf_run  # noqa: F401 (a fixture)
+from conftest import TEXTS
 
 
 @pytest.fixture(scope="module")
 def explainer(hf_run):  # noqa: F811
-    return interpret.Explainer.from_run(hf_run[0])
+    return interpret.BertExplainer.from_run(hf_run[0])
 
 
 def test_layer_features_are_each_layers_mean_over_the_texts_tokens_whatever_the_batch(explainer):
@@ -63,8 +64,8 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_tensorboard_shows_the_features_in_its_projector(tmp_path):
     features = np.random.default_rng(0).normal(size=(4, 20))
-    interpret.write_tensorboard_projector(tmp_path / "hf_finetune", features, TEXTS, [0, 1, 2, 3],
-                                          ["World", "Sports", "Business", "Sci/Tech"])
+    maps.write_tensorboard_projector(tmp_path / "hf_finetune", features, TEXTS, [0, 1, 2, 3],
+                                     ["World", "Sports", "Business", "Sci/Tech"])
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(tmp_path), "--port",
                                str(port), "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -104,4 +105,4 @@ def test_the_cli_probes_every_layer_and_searches_the_training_texts(hf_run, ag_n
     found = (out / "search_coach_layer2.txt").read_text().splitlines()
     assert found[0].startswith("layer 2: the 10 tokens of 30 training texts nearest to 'coach'")
     assert len(found) == 11 and all("[" in line for line in found[1:])
-    assert (hf_run[0] / "logs" / "projector" / "projector_config.pbtxt").is_file()
+    assert (out / "logs" / "projector" / "projector_config.pbtxt").is_file()  # under --out, not in the run

@@ -1,40 +1,41 @@
 """Commands run again on a run directory, as a user runs them: nothing finished is lost or mixed with another run."""
+import shutil
 import signal
 import time
 
 import pytest
 
-from tfbert import runs
+from tfbert import files, runs
 
-from conftest import run_cli, start_cli, write_ag_news_csv
-from test_runs import snapshot
+from conftest import SCRATCH_CLI, run_cli, start_cli, write_ag_news_csv
+from conftest import snapshot
 
 TINY = ["--variants", "scratch", "--preset", "tiny", "--verbose", "0"]
 
 
 @pytest.mark.slow
-def test_a_finished_run_is_not_trained_again_and_another_run_is_refused_unless_overwritten(ag_news_dir, tmp_path):
-    common = ["--data-dir", ag_news_dir, *TINY, "--out", tmp_path]
-    code, _, stderr = run_cli(*common, "--epochs", "1")
-    assert code == 0, stderr[-3000:]
+def test_a_finished_run_is_not_trained_again_and_another_run_is_refused_unless_overwritten(scratch_cli_run, ag_news_dir,
+                                                                                          tmp_path):
+    shutil.copytree(scratch_cli_run[0], tmp_path, dirs_exist_ok=True)  # SCRATCH_CLI's finished run
+    common = ["--data-dir", ag_news_dir, *SCRATCH_CLI, "--out", tmp_path]
     run_dir = tmp_path / "scratch"
     finished = snapshot(run_dir)
 
-    code, stdout, stderr = run_cli(*common, "--epochs", "1")
+    code, stdout, stderr = run_cli(*common)
     assert code == 0, stderr[-3000:]
     assert "this run has finished already, not trained again" in stdout and "| scratch |" in stdout
     assert snapshot(run_dir) == finished
 
-    code, stdout, stderr = run_cli(*common, "--epochs", "2", "--lr", "3e-3")
+    code, stdout, stderr = run_cli(*common, "--epochs", "1", "--lr", "3e-3")  # the last of a repeated option counts
     assert code != 0 and "Traceback" not in stderr
-    assert stderr.strip() == (f"error: {run_dir} holds another run (epochs 1 -> 2, lr 0.001 -> 0.003): "
+    assert stderr.strip() == (f"error: {run_dir} holds another run (recipe.epochs 2 -> 1, recipe.lr 0.005 -> 0.003): "
                               "train it elsewhere (--out DIR) or replace it (--overwrite)")
     assert snapshot(run_dir) == finished
 
-    code, stdout, stderr = run_cli(*common, "--epochs", "2", "--lr", "3e-3", "--overwrite")
+    code, stdout, stderr = run_cli(*common, "--epochs", "1", "--lr", "3e-3", "--overwrite")
     assert code == 0, stderr[-3000:]
-    assert len(runs.read_json(run_dir / runs.HISTORY)) == 2
-    assert runs.read_json(run_dir / runs.IDENTITY)["identity"]["epochs"] == 2
+    assert len(files.read_json(run_dir / runs.HISTORY)) == 1
+    assert files.read_json(run_dir / runs.IDENTITY)["identity"]["recipe"]["epochs"] == 1
 
 
 @pytest.mark.slow
@@ -59,9 +60,9 @@ def test_a_second_process_stops_at_once_and_a_killed_run_is_neither_mixed_with_a
     killed = snapshot(run_dir)
     code, _, stderr = run_cli(*common[:-2], "--epochs", "2")  # another run into the unfinished one's directory
     assert code != 0 and "Traceback" not in stderr
-    assert stderr.strip().startswith(f"error: {run_dir} holds another run (epochs 60 -> 2)")
+    assert stderr.strip().startswith(f"error: {run_dir} holds another run (recipe.epochs 60 -> 2)")
     assert snapshot(run_dir) == killed
 
     code, _, stderr = run_cli(*common[:-2], "--epochs", "2", "--overwrite")  # the killed process's lock blocks nothing
     assert code == 0, stderr[-3000:]
-    assert [row["epoch"] for row in runs.read_json(run_dir / runs.HISTORY)] == [0, 1]
+    assert [row["epoch"] for row in files.read_json(run_dir / runs.HISTORY)] == [0, 1]

@@ -1,5 +1,4 @@
 """Run directories never lose or mix work: atomic files, a run's identity, one process per directory."""
-import hashlib
 import signal
 import subprocess
 import sys
@@ -8,17 +7,11 @@ import time
 
 import pytest
 
-from tfbert import runs
+from tfbert import files, runs
 
-from conftest import ROOT
+from conftest import snapshot, ROOT
 
 IDENTITY = {"experiment": "agnews", "variant": "scratch", "epochs": 2, "model": {"embed_dim": 12}, "data": "abc"}
-
-
-def snapshot(folder) -> dict:
-    """{relative path: sha256} of every file under `folder`."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def python(code: str, **kwargs) -> subprocess.Popen:
@@ -30,7 +23,7 @@ def python(code: str, **kwargs) -> subprocess.Popen:
 def finished_run(run_dir, identity=IDENTITY):
     with runs.claim(run_dir, identity) as state:
         assert state == runs.NEW
-        runs.write_json(run_dir / runs.METRICS, {"test_accuracy": 0.5})
+        files.write_json(run_dir / runs.METRICS, {"test_accuracy": 0.5})
     return run_dir
 
 
@@ -38,7 +31,7 @@ def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_pat
     path = tmp_path / "metrics.json"
     path.write_text("old")
     with pytest.raises(RuntimeError):
-        with runs.atomic(path) as tmp:
+        with files.atomic(path) as tmp:
             tmp.write_text("half of the new")
             raise RuntimeError("killed")
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
@@ -46,7 +39,7 @@ def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_pat
 
 def test_an_atomic_folder_replaces_the_old_folder_whole(tmp_path):
     (tmp_path / "saved_model" / "old").mkdir(parents=True)
-    with runs.atomic(tmp_path / "saved_model") as tmp:
+    with files.atomic(tmp_path / "saved_model") as tmp:
         (tmp / "variables").mkdir(parents=True)
         (tmp / "saved_model.pb").write_bytes(b"new")
     assert sorted(p.name for p in (tmp_path / "saved_model").iterdir()) == ["saved_model.pb", "variables"]
@@ -56,21 +49,21 @@ def test_an_atomic_folder_replaces_the_old_folder_whole(tmp_path):
 def test_a_process_killed_while_writing_leaves_the_old_file_and_its_leftover_is_cleared_on_resume(tmp_path):
     run_dir = tmp_path / "run"
     with runs.claim(run_dir, IDENTITY):
-        runs.write_text(run_dir / "history.json", "[1]")
+        files.write_text(run_dir / "history.json", "[1]")
     process = python(f"""
         import os, signal
-        from tfbert import runs
-        with runs.atomic({str(run_dir / 'history.json')!r}) as tmp:
+        from tfbert import files
+        with files.atomic({str(run_dir / 'history.json')!r}) as tmp:
             tmp.write_text("[1, 2")
             os.kill(os.getpid(), signal.SIGKILL)
     """)
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
     assert (run_dir / "history.json").read_text() == "[1]"
-    assert any(p.name.startswith(runs.TEMPORARY) for p in run_dir.iterdir())
+    assert any(p.name.startswith(files.TEMPORARY) for p in run_dir.iterdir())
     with runs.claim(run_dir, IDENTITY) as state:
         assert state == runs.RESUME
-    assert not any(p.name.startswith(runs.TEMPORARY) for p in run_dir.iterdir())
+    assert not any(p.name.startswith(files.TEMPORARY) for p in run_dir.iterdir())
 
 
 def test_a_run_is_new_then_resumed_then_finished(tmp_path):
@@ -78,10 +71,10 @@ def test_a_run_is_new_then_resumed_then_finished(tmp_path):
     assert runs.status(run_dir, IDENTITY) == runs.NEW
     with runs.claim(run_dir, IDENTITY) as state:
         assert state == runs.NEW
-        assert runs.read_json(run_dir / runs.IDENTITY) == {"identity": IDENTITY}
-        runs.write_json(run_dir / runs.HISTORY, [{"epoch": 0}])
+        assert files.read_json(run_dir / runs.IDENTITY) == {"identity": IDENTITY}
+        files.write_json(run_dir / runs.HISTORY, [{"epoch": 0}])
     assert runs.status(run_dir, IDENTITY) == runs.RESUME
-    runs.write_json(run_dir / runs.METRICS, {})
+    files.write_json(run_dir / runs.METRICS, {})
     assert runs.status(run_dir, IDENTITY) == runs.FINISHED
 
 
@@ -142,6 +135,6 @@ def test_config_json_is_written_and_read_through_the_run_config_schema(tmp_path)
                             model={"embed_dim": 12}, data={"train": 3}, class_counts=[2, 1], global_batch_size=8)
     runs.write_config(tmp_path, config)
     assert runs.read_config(tmp_path) == config
-    runs.write_json(tmp_path / runs.CONFIG, {"variant": "scratch", "learning_rate": 0.1})
+    files.write_json(tmp_path / runs.CONFIG, {"variant": "scratch", "learning_rate": 0.1})
     with pytest.raises(ValueError, match=rf"{tmp_path / runs.CONFIG}: not a tfbert run config \(unknown: \['learning_rate'\]\)"):
         runs.read_config(tmp_path)

@@ -17,14 +17,14 @@ def ids(lengths=(7, 3, 5, 1, 6), width=7, seed=0):
 
 def trained_model():
     keras.utils.set_random_seed(0)
-    model = scratch.build_classifier(CONFIG)
+    model = scratch.build(CONFIG).model
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(ids(), np.array([0, 1, 2, 3, 0]), epochs=2, verbose=0)
     return model
 
 
 def test_logits_per_class_and_the_parameter_count():
-    model = scratch.build_classifier(CONFIG)
+    model = scratch.build(CONFIG).model
     assert model(ids()).shape == (5, 4)
     d, h, k, f, hid = CONFIG.embed_dim, CONFIG.num_heads, CONFIG.embed_dim // CONFIG.num_heads, CONFIG.ff_dim, 6
     expected = (
@@ -39,8 +39,9 @@ def test_logits_per_class_and_the_parameter_count():
 def test_the_textbook_preset_is_the_lessons_model_to_the_parameter():
     """The AI-for-Beginners lesson's summary: 648,192 (embedding) + 10,656 (block, key_dim = embed_dim) + 660 + 84.
     tfbert adds one non-trainable step counter per dropout layer (`SeededDropout`: exact resumes)."""
-    model = scratch.build_classifier(scratch.PRESETS["textbook"])
-    trainable = {layer.name: sum(int(np.prod(w.shape)) for w in layer.trainable_weights) for layer in model.layers}
+    model = scratch.build(scratch.PRESETS["textbook"]).model
+    layers = [layer for part in model.layers[1:] for layer in part.layers]  # the network's, then the head's
+    trainable = {layer.name: sum(int(np.prod(w.shape)) for w in layer.trainable_weights) for layer in layers}
     assert {name: count for name, count in trainable.items() if count} == {
         "embedding": 648_192, "block": 10_656, "hidden": 660, "logits": 84}
     assert [w.name.split("/")[-1] for w in model.non_trainable_weights] == ["calls:0"] * 4

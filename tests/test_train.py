@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from tfbert import runs, train
+from tfbert import files, runs, train
 from tfbert.keras import keras, tf
 from tfbert.train import RunLog, best_epoch, fit
 
@@ -38,7 +38,7 @@ def test_the_history_the_best_weights_and_early_stopping(tmp_path, model):
     log.set_model(model)
     stopped_at = run_epochs(log, 0, [0.5, 0.7, 0.6, 0.65, 0.9])
     assert stopped_at == 3  # epochs 2 and 3 did not beat epoch 1
-    history = runs.read_json(tmp_path / runs.HISTORY)
+    history = files.read_json(tmp_path / runs.HISTORY)
     assert [row["epoch"] for row in history] == [0, 1, 2, 3]
     assert {"loss", "val_accuracy", "seconds", "train_seconds"} <= set(history[0])
     assert log.best_epoch() == 1
@@ -68,7 +68,7 @@ def test_a_resumed_log_forgets_epochs_the_backup_did_not_reach_and_keeps_countin
     resumed = RunLog(tmp_path, patience=2)
     resumed.set_model(model)
     assert run_epochs(resumed, 2, [0.6, 0.6]) == 3  # epoch 2 redone; patience counts from epoch 1
-    assert [row["epoch"] for row in runs.read_json(tmp_path / runs.HISTORY)] == [0, 1, 2, 3]
+    assert [row["epoch"] for row in files.read_json(tmp_path / runs.HISTORY)] == [0, 1, 2, 3]
 
 
 def test_a_backup_ahead_of_the_history_is_refused(tmp_path, model):
@@ -100,7 +100,7 @@ def test_a_run_stopped_by_ctrl_c_says_where_it_resumes_and_ends_like_an_uninterr
     last = stderr.strip().splitlines()[-1]  # TensorFlow may warn before it
     resumes = re.fullmatch(rf"interrupted; the same command resumes {run_dir} from epoch (\d)", last)
     assert resumes, stderr[-3000:]
-    logged = len(runs.read_json(run_dir / runs.HISTORY))
+    logged = len(files.read_json(run_dir / runs.HISTORY))
     assert 1 <= logged < 4 and not (run_dir / runs.METRICS).exists()
 
     code, stdout, stderr = run_cli(*common[:-1], "2", "--out", tmp_path / "killed")  # --verbose 2: a line an epoch
@@ -108,8 +108,8 @@ def test_a_run_stopped_by_ctrl_c_says_where_it_resumes_and_ends_like_an_uninterr
     assert re.findall(r"^Epoch (\d)/4$", stdout, re.M)[0] == resumes.group(1)  # where the message said
     straight = tmp_path / "straight" / "scratch"
     for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        assert [r[name] for r in runs.read_json(run_dir / runs.HISTORY)] == \
-               [r[name] for r in runs.read_json(straight / runs.HISTORY)], name
+        assert [r[name] for r in files.read_json(run_dir / runs.HISTORY)] == \
+               [r[name] for r in files.read_json(straight / runs.HISTORY)], name
     resumed, uninterrupted = (json.loads((d / runs.METRICS).read_text()) for d in (run_dir, straight))
     assert resumed["test_accuracy"] == uninterrupted["test_accuracy"]
     assert resumed["test_loss"] == uninterrupted["test_loss"]

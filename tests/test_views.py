@@ -6,8 +6,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from tfbert import views
-from tfbert.attributions import WordAttribution
+from tfbert.interpret import views
+from tfbert.interpret.attributions import WordAttribution
 
 TOKENS = ["[CLS]", "the", "coach", "[SEP]", "wins", "</script>", "[SEP]"]  # a pair; a token that could end a script
 BROWSER = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)),

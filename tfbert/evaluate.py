@@ -4,7 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tfbert import runs
+from tfbert import files, runs
+from tfbert.data import pipeline
 from tfbert.metrics import matthews_corrcoef
 from tfbert.keras import keras, tf
 
@@ -14,19 +15,28 @@ def inputs_of(batches):
     return batches.map(lambda inputs, *labels_and_weights: inputs)
 
 
-def predict_proba(model, batches, count=None) -> np.ndarray:
-    """(N, C) class probabilities from a logits model, in the batches' order; the first `count` rows (filler rows
-    of full batches dropped)."""
-    logits = model.predict(inputs_of(batches), verbose=0)[:count]  # (N, C)
-    return tf.nn.softmax(logits).numpy()
-
-
-def predict_in_order(model, batches, order) -> np.ndarray:
-    """`model`'s outputs for batches built with `eval_batches(..., order=order)`, back in file order."""
-    outputs = model.predict(inputs_of(batches), verbose=0)[: len(order)]  # (N, ...) in `order`
+def predict_in_order(model, batches, order=None, count=None) -> np.ndarray:
+    """`model`'s outputs for `batches` (from `eval_batches(..., order=order)`), back in file order; the first `count`
+    rows (the filler rows of full batches dropped)."""
+    outputs = model.predict(inputs_of(batches), verbose=0)  # (N, ...) in `order`
+    if order is None:
+        return outputs[:count]
+    outputs = outputs[: len(order)]
     restored = np.empty_like(outputs)
     restored[np.asarray(order)] = outputs
     return restored
+
+
+def predict_proba(model, batches, order=None, count=None) -> np.ndarray:
+    """(N, C) class probabilities of a logits model, in file order (see `predict_in_order`)."""
+    return tf.nn.softmax(predict_in_order(model, batches, order, count)).numpy()
+
+
+def predict_by_length(model, ids, batch_size=64) -> np.ndarray:
+    """(N, None) ragged ids -> `model`'s (N, ...) outputs in file order, computed in batches of similar lengths."""
+    order = by_length(ids.row_lengths().numpy())
+    batches = pipeline.eval_batches(ids, np.zeros(ids.nrows(), np.int32), batch_size, order=order)
+    return predict_in_order(model, batches, order)
 
 
 def by_length(lengths) -> np.ndarray:
@@ -61,7 +71,7 @@ def parameter_counts(model: keras.Model) -> dict:
 
 def write_predictions(path, texts, labels, probabilities, class_names):
     """predictions.csv: index, label, prediction, one probability column per class, text."""
-    with runs.atomic(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+    with files.atomic(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["index", "label", "prediction", *[f"p_{name}" for name in class_names], "text"])
         for i, (text, label, p) in enumerate(zip(texts, labels, probabilities)):
@@ -93,5 +103,5 @@ def write_test_results(run_dir, split, probabilities, class_names, **extra) -> d
     run_dir = Path(run_dir)
     write_predictions(run_dir / runs.PREDICTIONS, split.texts, split.labels, probabilities, class_names)
     metrics = {**scores(split, probabilities), **extra}
-    runs.write_json(run_dir / runs.METRICS, metrics)
+    files.write_json(run_dir / runs.METRICS, metrics)
     return metrics

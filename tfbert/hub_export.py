@@ -26,9 +26,9 @@ from official.legacy.bert import configs
 from official.nlp.tools import export_tfhub_lib
 from safetensors.numpy import load_file
 
-from tfbert import runs
+from tfbert import files, runs
+from tfbert.files import sha256
 from tfbert.keras import keras, policy, tf
-from tfbert.runs import sha256
 
 MARKER = "complete.json"
 EXPORT_SEED = 0  # an export is a function of the checkpoint alone (see `export`)
@@ -110,7 +110,7 @@ def export(hf_dir, out_dir, seq_length=128, lower_case=True, precision="float32"
     return HubPair(str(out_dir / "preprocess"), str(out_dir / "encoder"))
 
 
-def files(folder: Path) -> list[str]:
+def listing(folder: Path) -> list[str]:
     """Every file under `folder` but the marker, relative to it."""
     paths = sorted(path for path in folder.rglob("*") if path.is_file() and path.name != MARKER)
     return [str(path.relative_to(folder)) for path in paths]
@@ -118,7 +118,7 @@ def files(folder: Path) -> list[str]:
 
 def file_table(folder: Path) -> dict:
     """{relative path: {"size", "sha256"}} of every file under `folder` but the marker."""
-    return {name: {"size": (folder / name).stat().st_size, "sha256": sha256(folder / name)} for name in files(folder)}
+    return {name: {"size": (folder / name).stat().st_size, "sha256": sha256(folder / name)} for name in listing(folder)}
 
 
 def damage(folder: Path) -> str | None:
@@ -129,7 +129,7 @@ def damage(folder: Path) -> str | None:
         expected = json.loads((folder / MARKER).read_text())["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return f"no readable {MARKER}"
-    found = set(files(folder))
+    found = set(listing(folder))
     if found != set(expected):
         return f"files {sorted(found ^ set(expected))[:3]} differ from {MARKER}"
     for name, recorded in expected.items():
@@ -149,14 +149,14 @@ def cached_pair(hf_dir, seq_length=128, cache=None, lower_case=True, precision="
     hf_dir = Path(hf_dir)
     key = f"{sha256(hf_dir / 'model.safetensors')[:16]}-{sha256(hf_dir / 'vocab.txt')[:8]}-len{seq_length}"
     key += ("" if lower_case else "-cased") + ("" if precision == "float32" else f"-{precision}")
-    target = Path(cache or runs.cache_dir()) / "hub" / key
+    target = Path(cache or files.cache_dir()) / "hub" / key
     with runs.lock(target.parent / f".{key}.lock", wait=True):
         problem = damage(target)
         if problem is not None:
             if problem != "missing":
                 print(f"notice: the TF-Hub export {target} cannot be used ({problem}); exporting it again",
                       file=sys.stderr)
-            with runs.atomic(target) as tmp:
+            with files.atomic(target) as tmp:
                 export(hf_dir, tmp, seq_length, lower_case, precision)
-                runs.write_json(tmp / MARKER, {"files": file_table(tmp)})  # last: the entry is complete
+                files.write_json(tmp / MARKER, {"files": file_table(tmp)})  # last: the entry is complete
     return HubPair(str(target / "preprocess"), str(target / "encoder"))

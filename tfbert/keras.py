@@ -18,13 +18,22 @@ import re
 import sys
 import tempfile
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
 # Whether the user left TensorFlow's C++ messages to tfbert; child processes inherit tfbert's choice with its mark.
 DEFAULT_MARK = "TFBERT_DEFAULT_TF_CPP_MIN_LOG_LEVEL"
-QUIET = "TF_CPP_MIN_LOG_LEVEL" not in os.environ or DEFAULT_MARK in os.environ
-if QUIET:
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # TF's C++ info lines drown the progress bars
-    os.environ[DEFAULT_MARK] = "1"
+
+
+def set_environment(environ=os.environ) -> bool:
+    """Step 1, before TensorFlow is imported: Keras 2 for every `tf.keras`, and TensorFlow's C++ info lines off
+    unless the user set `TF_CPP_MIN_LOG_LEVEL`. Returns whether tfbert chose the log level (then it is quiet)."""
+    environ["TF_USE_LEGACY_KERAS"] = "1"
+    quiet = "TF_CPP_MIN_LOG_LEVEL" not in environ or DEFAULT_MARK in environ
+    if quiet:
+        environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # TF's C++ info lines drown the progress bars
+        environ[DEFAULT_MARK] = "1"
+    return quiet
+
+
+QUIET = set_environment()
 
 import tensorflow as tf  # noqa: E402  (after the environment variables, on purpose)
 import tf_keras as keras  # noqa: E402
@@ -54,6 +63,8 @@ def _find_devices_quietly():
                 sys.stderr.write(line)
 
 
+# Step 2, once TensorFlow is imported: its first look for devices, without the CUDA probe's error on a machine
+# with no NVIDIA driver.
 if QUIET and not has_nvidia_driver():
     _find_devices_quietly()
 

@@ -17,20 +17,19 @@ recipe, seed, ...), written before anything else. Starting a run on a directory 
 (`.lock`, a `flock` the kernel releases when the process ends, however it ends): a second process on
 the same directory stops at once with `RunLocked`.
 
-Every file is written through `atomic` (a temporary name beside it, then one rename), so a kill
+Every file is written through `files.atomic` (a temporary name beside it, then one rename), so a kill
 leaves either the old file or the new one, never half of one.
 """
 import contextlib
 import dataclasses
 import errno
 import fcntl
-import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 
-from tfbert import errors
+from tfbert import errors, files
+from tfbert.files import TEMPORARY
 
 IDENTITY, CONFIG, HISTORY, METRICS = "run.json", "config.json", "history.json", "metrics.json"
 PREDICTIONS = "predictions.csv"
@@ -38,8 +37,6 @@ BACKUP = "backup"  # BackupAndRestore's folder: the state a resumed run starts f
 BEST, WEIGHTS = "best", "weights"  # a folder, and the TF checkpoint prefix in it (h5 does not reload under Mirrored)
 BEST_WEIGHTS = f"{BEST}/{WEIGHTS}"
 LOCK = ".lock"
-CACHE_VARIABLE = "TFBERT_CACHE"
-TEMPORARY = ".tmp-"  # prefix of what `atomic` writes before its rename
 NEW, RESUME, FINISHED = "new", "resume", "finished"
 
 
@@ -49,93 +46,6 @@ class RunConflict(Exception):
 
 class RunLocked(Exception):
     """Another process is using the run directory."""
-
-
-# --- atomic files -------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def atomic(path):
-    """Yields a temporary path beside `path` (same suffix); if the block succeeds, it becomes `path` in one rename.
-
-        with runs.atomic(run_dir / "model.keras") as tmp:
-            model.save(tmp)
-
-    Works for files and for folders (a SavedModel): an old folder is moved aside first, then removed.
-    If the block fails, the temporary is removed and `path` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TEMPORARY}{os.getpid()}-{path.name}")
-    _remove(tmp)
-    try:
-        yield tmp
-        if tmp.is_dir() and path.is_dir():
-            old = path.with_name(f"{TEMPORARY}{os.getpid()}-old-{path.name}")
-            path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old)
-        else:
-            tmp.replace(path)
-    finally:
-        _remove(tmp)
-
-
-def _remove(path: Path):
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def write_text(path, text: str):
-    with atomic(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def write_json(path, value):
-    write_text(path, json.dumps(value, indent=2, default=_jsonable) + "\n")
-
-
-def save_figure(fig, path):
-    """Saves a matplotlib figure to `path` (its suffix says the format) and closes it."""
-    import matplotlib.pyplot as plt
-
-    with atomic(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-
-
-def read_json(path, default=None):
-    path = Path(path)
-    if not path.exists():
-        if default is not None:
-            return default
-        raise FileNotFoundError(f"{path} does not exist")
-    return json.loads(path.read_text())
-
-
-def _jsonable(value):
-    if dataclasses.is_dataclass(value):
-        return dataclasses.asdict(value)
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
-def cache_dir() -> Path:
-    """Where downloads and exports are kept between runs: `$TFBERT_CACHE`, else ~/.cache/tfbert."""
-    return Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "tfbert")
-
-
-def sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- config.json --------------------------------------------------------------------------------------------
@@ -152,7 +62,7 @@ class RunConfig:
     model_name: str = ""  # how tables name the model
     encoder: str = "none"  # the pretrained encoder's name or folder
     class_names: list = dataclasses.field(default_factory=list)
-    recipe: dict | None = None  # BERT runs: `finetune.BertRecipe`'s fields
+    recipe: dict | None = None  # classifier runs: `classify.Recipe`'s fields
     model: dict | None = None  # scratch and KantaiBERT runs: the model config's fields
     data: dict = dataclasses.field(default_factory=dict)  # source and split sizes
     class_counts: list = dataclasses.field(default_factory=list)  # training examples per class
@@ -166,13 +76,13 @@ class RunConfig:
 
 
 def write_config(run_dir, config: RunConfig):
-    write_json(Path(run_dir) / CONFIG, config)
+    files.write_json(Path(run_dir) / CONFIG, config)
 
 
 def read_config(run_dir) -> RunConfig:
     """The run's config.json; a file of another shape is a ValueError naming it."""
     path = Path(run_dir) / CONFIG
-    values = read_json(path)
+    values = files.read_json(path)
     fields = {field.name for field in dataclasses.fields(RunConfig)}
     if not isinstance(values, dict) or set(values) - fields:
         unknown = sorted(set(values) - fields) if isinstance(values, dict) else type(values).__name__
@@ -214,7 +124,7 @@ def lock(path, wait=False):
 
 def canonical(identity: dict) -> dict:
     """`identity` as it reads back from JSON (dataclasses as dicts, tuples as lists, paths as strings)."""
-    return json.loads(json.dumps(identity, default=_jsonable))
+    return json.loads(json.dumps(identity, default=files.jsonable))
 
 
 def flatten(value, prefix="") -> dict:
@@ -278,9 +188,9 @@ def claim(run_dir, identity: dict, overwrite=False):
         state = NEW if overwrite else status(run_dir, identity)  # again: another process may have finished it
         for path in run_dir.iterdir():
             if path.name != LOCK and (state == NEW or path.name.startswith(TEMPORARY)):
-                _remove(path)
+                files.remove(path)
         if state == NEW:
-            write_json(run_dir / IDENTITY, {"identity": canonical(identity)})
+            files.write_json(run_dir / IDENTITY, {"identity": canonical(identity)})
         yield state
 
 
@@ -294,7 +204,7 @@ def run_once(run_dir, identity: dict, train, overwrite=False) -> str:
                 print(f"{run_dir}: resuming the unfinished run found there")
             errors.progress(f"the same command {'resumes' if state == RESUME else 'starts'} {run_dir}")
             train()
-            _remove(Path(run_dir) / BACKUP)  # finished: nothing is left to resume
+            files.remove(Path(run_dir) / BACKUP)  # finished: nothing is left to resume
     return state
 
 

@@ -8,7 +8,7 @@ The trained model takes token ids; the SavedModel joins the classifier's preproc
 in front of it. The `serving_default` signature is what TF Serving, `saved_model_cli` and TFLite
 converters read; plain TensorFlow loads it once `tensorflow_text` is imported.
 """
-from tfbert import runs
+from tfbert import files
 from tfbert.keras import tf
 
 
@@ -34,7 +34,7 @@ class TextClassifier(tf.Module):
 def export(classifier, path, class_names):
     """Writes the raw-string SavedModel of `classifier` (a `models.classifier.Classifier`) to `path`."""
     module = TextClassifier(classifier, class_names)
-    with runs.atomic(path) as tmp:
+    with files.atomic(path) as tmp:
         tf.saved_model.save(module, str(tmp), signatures={"serving_default": module.serve})
 
 
@@ -57,6 +57,6 @@ def to_tflite(model, path, max_length: int) -> bytes:
     function = tf.function(lambda ids: model(ids, training=False)).get_concrete_function(spec)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
     flatbuffer = converter.convert()
-    with runs.atomic(path) as tmp:
+    with files.atomic(path) as tmp:
         tmp.write_bytes(flatbuffer)
     return flatbuffer

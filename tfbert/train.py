@@ -12,8 +12,8 @@ import dataclasses
 import time
 from pathlib import Path
 
-from tfbert import errors, optim, runs
-from tfbert.data import pipeline
+from tfbert import errors, files, optim, runs
+from tfbert.data import mlm, pipeline
 from tfbert.keras import keras, policy, tf
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -100,7 +100,7 @@ class RunLog(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.epochs is None:
-            logged = runs.read_json(self.run_dir / runs.HISTORY, default=[])
+            logged = files.read_json(self.run_dir / runs.HISTORY, default=[])
             self.epochs = [row for row in logged if row["epoch"] < epoch]
             if len(self.epochs) != epoch:
                 raise RuntimeError(
@@ -124,9 +124,9 @@ class RunLog(keras.callbacks.Callback):
         best_before = max((self.sign * r[self.monitor] for r in self.epochs), default=float("-inf"))
         self.epochs.append(row)
         if self.sign * row[self.monitor] > best_before:
-            with runs.atomic(self.run_dir / runs.BEST) as tmp:  # a kill leaves the previous best whole
+            with files.atomic(self.run_dir / runs.BEST) as tmp:  # a kill leaves the previous best whole
                 self.model.save_weights(str(tmp / runs.WEIGHTS))
-        runs.write_json(self.run_dir / runs.HISTORY, self.epochs)
+        files.write_json(self.run_dir / runs.HISTORY, self.epochs)
         if self.patience is not None and epoch - self.best_epoch() >= self.patience:
             self.model.stop_training = True
 
@@ -178,7 +178,7 @@ def fit(model, train_batches, validation_batches, run_dir, epochs, *, monitor="v
     model.load_weights(str(run_dir / runs.BEST_WEIGHTS))
     errors.progress(f"the same command finishes {run_dir} without training again")
     if log.epochs is None:  # restarted after the last epoch's backup: nothing was left to train
-        return runs.read_json(run_dir / runs.HISTORY)
+        return files.read_json(run_dir / runs.HISTORY)
     return log.epochs
 
 
@@ -190,13 +190,14 @@ class Trainer:
     what differs: model, data, loss, metrics, recipe. An option every training run must honour belongs
     here (and in `tfbert.cli`).
 
-        trainer = train.Trainer(strategy, batch_size=32, examples=len(data.train), epochs=4, compute=compute)
+        trainer = train.Trainer(strategy, batch_size=32, examples=len(data.train), epochs=4, compute=compute,
+                                max_length=128)
         with trainer.scope():                       # the strategy, and the precision policy
             model = build()
         trainer.compile(model, lr=5e-5, warmup_steps=trainer.total_steps // 10, loss=loss, metrics=["accuracy"])
-        batches = pipeline.train_batches(ids, labels, trainer.global_batch_size, seed, trainer.epoch,
-                                         trainer.pad_lengths(max_length), trainer.static_shapes)
-        history = trainer.fit(batches, validation_batches, run_dir, per_epoch={"examples": len(data.train)})
+        batches = trainer.train_batches(ids, labels, seed)   # in the trainer's batch size and shapes
+        history = trainer.fit(batches, trainer.eval_batches(val_ids, val_labels), run_dir,
+                              per_epoch={"examples": len(data.train)})
 
     Static shapes (`static_shapes`) are on with XLA and always under a TPUStrategy: training batches are full
     (the epoch's last `dropped_per_epoch` examples of the shuffled order sit out, different ones each epoch)
@@ -209,10 +210,12 @@ class Trainer:
         epochs: the most epochs.
         max_steps: cut each epoch to this many steps.
         compute: precision, XLA, steps per execution, padding multiple (`Compute`).
+        max_length: the longest sequence: static shapes pad batches to lengths up to it.
     """
 
-    def __init__(self, strategy, batch_size: int, examples: int, epochs: int, max_steps=None, compute=Compute()):
-        self.strategy, self.epochs, self.compute = strategy, epochs, compute
+    def __init__(self, strategy, batch_size: int, examples: int, epochs: int, max_steps=None, compute=Compute(),
+                 max_length=None):
+        self.strategy, self.epochs, self.compute, self.max_length = strategy, epochs, compute, max_length
         self.static_shapes = compute.jit_compile or isinstance(strategy, tf.distribute.TPUStrategy)
         self.global_batch_size = batch_size * strategy.num_replicas_in_sync
         batch = self.global_batch_size
@@ -232,9 +235,31 @@ class Trainer:
         with policy(self.compute.precision), self.strategy.scope():
             yield
 
-    def pad_lengths(self, max_length: int):
+    def pad_lengths(self, max_length=None):
         """The lengths batches are padded to with static shapes, or None: each batch to its longest row."""
+        max_length = max_length or self.max_length
         return pipeline.pad_lengths(max_length, self.compute.pad_multiple) if self.static_shapes else None
+
+    def train_batches(self, inputs, labels, seed: int, lengths=None) -> tf.data.Dataset:
+        """One epoch of shuffled (inputs, labels) batches in this trainer's shapes (`pipeline.train_batches`);
+        `lengths` ((N,) tokens per text): length buckets."""
+        return pipeline.train_batches(inputs, labels, self.global_batch_size, seed, self.epoch, self.pad_lengths(),
+                                      self.static_shapes, lengths)
+
+    def mlm_batches(self, ids, seed: int, masking: dict, held_out=False) -> tf.data.Dataset:
+        """Masked-LM batches in this trainer's shapes (`data.mlm.mlm_batches`, `masking` its token ids): one training
+        epoch, cut at `steps_per_epoch`; or, `held_out`, every line once with masks drawn the same every time."""
+        if held_out:
+            return mlm.mlm_batches(ids, self.global_batch_size, seed, lambda: tf.constant(-1, tf.int64),
+                                   full_batches=self.static_shapes, pad_lengths=self.pad_lengths(), **masking)
+        return mlm.mlm_batches(ids, self.global_batch_size, seed, self.epoch, max_batches=self.steps_per_epoch,
+                               drop_remainder=self.static_shapes, pad_lengths=self.pad_lengths(), **masking)
+
+    def eval_batches(self, inputs, labels, order=None) -> tf.data.Dataset:
+        """(inputs, labels) batches in `order` (default: as they are) in this trainer's shapes
+        (`pipeline.eval_batches`); `evaluate.predict_in_order` puts predictions back."""
+        return pipeline.eval_batches(inputs, labels, self.global_batch_size, self.pad_lengths(), self.static_shapes,
+                                     order)
 
     def compile(self, model, lr, warmup_steps=0, weight_decay=0.01, epsilon=1e-6, loss=None, metrics=None,
                 jit_compile=None):

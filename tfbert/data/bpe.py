@@ -27,3 +27,25 @@ def save_as_roberta(tokenizer: ByteLevelBPETokenizer, directory, max_length=512)
 
 def load_roberta(directory) -> RobertaTokenizerFast:
     return RobertaTokenizerFast.from_pretrained(str(directory))
+
+
+def tokenizer_for(directory, lines, vocab_size: int, max_length: int) -> RobertaTokenizerFast:
+    """A run's tokenizer: trained on `lines` and saved in `directory` once, then reloaded from there (a resumed run
+    uses the same one)."""
+    from tfbert import files
+
+    directory = Path(directory)
+    if (directory / "tokenizer_config.json").exists():
+        return load_roberta(directory)
+    trained = train_tokenizer(lines, vocab_size=vocab_size, min_frequency=2)
+    with files.atomic(directory) as tmp:
+        save_as_roberta(trained, tmp, max_length=max_length)
+    return load_roberta(directory)
+
+
+def encode(tokenizer, lines, block_size: int):
+    """(N, <= block_size) ragged int64 ids, `<s> ... </s>` around each line."""
+    from tfbert.keras import tf
+
+    ids = tokenizer(lines, truncation=True, max_length=block_size)["input_ids"]
+    return tf.ragged.constant(ids, dtype=tf.int64)

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tfbert import runs
+from tfbert import files
 from tfbert.data.online import OfflineError, local_folder, require_network
 from tfbert.data.rows import read_lines
 from tfbert.errors import UserError
@@ -57,7 +57,7 @@ def corpus_files(data_dir) -> list[Path]:
 
 
 def _verified(path: Path, size: int, sha256: str) -> bool:
-    return path.is_file() and path.stat().st_size == size and runs.sha256(path) == sha256
+    return path.is_file() and path.stat().st_size == size and files.sha256(path) == sha256
 
 
 def download(cache=None, source=None) -> Path:
@@ -66,7 +66,7 @@ def download(cache=None, source=None) -> Path:
     `source`: where the paths of `BOOKS` are (default `SOURCE`). A book whose size or sha256 differs from `BOOKS`
     is refused naming its URL (nothing of it is kept);
     without the network, `OfflineError` at once, saying what to pass instead."""
-    folder = Path(cache or runs.cache_dir()) / "kant"
+    folder = Path(cache or files.cache_dir()) / "kant"
     for name, (path, size, sha256) in BOOKS.items():
         target = folder / name
         if _verified(target, size, sha256):
@@ -77,11 +77,11 @@ def download(cache=None, source=None) -> Path:
                         port=urlparse(url).port or 443)
         print(f"downloading {url} ({size:,} bytes)")
         try:
-            with runs.atomic(target) as tmp, urllib.request.urlopen(url, timeout=60) as response:
+            with files.atomic(target) as tmp, urllib.request.urlopen(url, timeout=60) as response:
                 tmp.write_bytes(response.read())
                 if not _verified(tmp, size, sha256):
                     raise UserError(f"{url}: not the book tfbert pins ({tmp.stat().st_size:,} bytes, sha256 "
-                                    f"{runs.sha256(tmp)[:12]}..., expected {size:,} bytes, {sha256[:12]}...)")
+                                    f"{files.sha256(tmp)[:12]}..., expected {size:,} bytes, {sha256[:12]}...)")
         except (urllib.error.URLError, TimeoutError) as e:
             raise OfflineError(f"downloading {url} failed ({getattr(e, 'reason', e)}). {HOW_TO_RUN_OFFLINE}") from None
     return folder

@@ -1,21 +1,20 @@
-"""Pretrained BERT text classifiers, two ways: TF-Hub SavedModels and HF `TFBertForSequenceClassification`.
+"""Pretrained BERT as encoder adapters, two ways: TF-Hub SavedModels and HF `TFBertForSequenceClassification`.
 
     encoder = encoders.resolve("minilm_l6")
-    hub = bert.hub_classifier(encoder.hub_pair(), num_classes=4, trainable=False, pooling="mean")
-    hf = bert.hf_classifier(encoder, num_classes=4, trainable=True)
+    hub = bert.hub_adapter(encoder.hub_pair(), trainable=False)
+    hf = bert.hf_adapter(encoder, num_classes=4, trainable=True)
+    model = classifier.classifier(hub, num_classes=4, pooling="mean")   # `tfbert.models.classifier`
 
-Each is a `Classifier` (tfbert/models/classifier.py): a preprocessor (the TF-Hub preprocessing SavedModel,
-or tf_text WordPiece) that turns strings into WordPiece ids before the model, and three Keras models that
-share their layers and take those ids, padded with 0: `model` (ids -> logits), `features` (ids -> (B, H)
-what the head reads) and `head` ((B, H) -> logits). Frozen and fine-tuned differ only in whether the
-encoder's weights are trainable; a frozen classifier trains `head` on features computed once
-(`features.predict`), which trains `model`'s head too. No string op is inside a trained model.
+Each is an `EncoderAdapter`: a preprocessor (the TF-Hub preprocessing SavedModel, or tf_text WordPiece)
+that turns strings into WordPiece ids before the model, and a Keras model from those ids, padded with 0,
+to `sequence_output`, `pooled_output` and `padding_mask`. Frozen and fine-tuned differ only in whether
+the encoder's weights are trainable. No string op is inside a trained model.
 """
-from tfbert.keras import keras, tf
-from tfbert.layers import MaskedMeanPooling
-from tfbert.models.classifier import Classifier
+import sys
 
-POOLINGS = ("mean", "pooled")  # masked mean of sequence_output (how all-MiniLM-L6-v2 was trained), or pooled_output
+from tfbert import encoders
+from tfbert.keras import keras, tf
+from tfbert.models.classifier import EncoderAdapter, Family
 
 
 class HubPreprocessor(tf.Module):
@@ -42,48 +41,81 @@ def bert_inputs(ids) -> dict:
             "input_type_ids": tf.zeros_like(ids)}
 
 
-def head(num_classes: int, dropout: float, seed: int, width: int, name="head") -> keras.Model:
-    """(B, width) -> (B, num_classes) float32 logits (under a mixed policy too, so the softmax and loss are float32)."""
-    features = keras.Input((width,), name="features")
-    hidden = keras.layers.Dropout(dropout, seed=seed)(features)
-    return keras.Model(features, keras.layers.Dense(num_classes, dtype="float32", name="logits")(hidden), name=name)
-
-
-def hub_classifier(pair, num_classes: int, trainable: bool, pooling="mean", dropout=0.1, seed=0) -> Classifier:
-    """`pair` (a `hub_export.HubPair`): ids -> hub encoder -> pooling -> dropout -> dense logits."""
+def hub_adapter(pair, trainable: bool) -> EncoderAdapter:
+    """`pair` (a `hub_export.HubPair`): its preprocessing model, and its encoder as `hub.KerasLayer`."""
     import tensorflow_hub as hub
 
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    preprocessor = HubPreprocessor(pair.preprocess)
     ids = keras.Input(shape=(None,), dtype=tf.int32, name="input_word_ids")  # (B, T)
     inputs = bert_inputs(ids)
     outputs = hub.KerasLayer(pair.encoder, trainable=trainable, name="encoder")(inputs)
-    if pooling == "pooled":
-        features = outputs["pooled_output"]  # (B, H)
-    else:
-        features = MaskedMeanPooling()(outputs["sequence_output"], inputs["input_mask"])  # (B, H)
-    classifier_head = head(num_classes, dropout, seed, features.shape[-1])
-    return Classifier(preprocessor, keras.Model(ids, classifier_head(features)), keras.Model(ids, features),
-                      classifier_head)
+    network = keras.Model(ids, {"sequence_output": outputs["sequence_output"],  # (B, T, H)
+                                "pooled_output": outputs["pooled_output"],  # (B, H)
+                                "padding_mask": inputs["input_mask"]}, name="hub_bert")  # (B, T)
+    return EncoderAdapter(HubPreprocessor(pair.preprocess), network)
 
 
-def hf_classifier(encoder, num_classes: int, trainable: bool, max_length=128) -> Classifier:
-    """`encoder` (an `encoders.Encoder`): (B, T) WordPiece ids, 0 = padding -> HF `TFBertForSequenceClassification`.
+def hf_adapter(encoder, num_classes: int, trainable: bool, max_length=128) -> EncoderAdapter:
+    """`encoder` (an `encoders.Encoder`) through HF `TFBertForSequenceClassification`: its `bert` main layer as the
+    network, and its own dropout + dense as the head (`classifier(..., pooling="pooled")` reads what HF's does).
 
-    Frozen (`trainable=False`) makes its `bert` main layer untrainable: only the classifier dense trains.
-    The features are BERT's pooled output, what the HF head reads; the head is HF's own dropout + dense.
+    Frozen (`trainable=False`) makes the `bert` layer untrainable: only the classifier dense trains.
     """
     from transformers import TFBertForSequenceClassification  # imported late: it takes seconds
 
     hf = TFBertForSequenceClassification.from_pretrained(encoder.hf_source, num_labels=num_classes)
     hf.bert.trainable = trainable
-    float32 = keras.layers.Activation("linear", dtype="float32", name="float32")  # logits out of a mixed policy
     ids = keras.Input((None,), dtype=tf.int32, name="input_ids")  # (B, T)
     mask = tf.cast(tf.not_equal(ids, 0), tf.int32)  # (B, T) 1 at real tokens
-    logits = float32(hf(input_ids=ids, attention_mask=mask).logits)  # (B, C)
-    pooled = hf.bert(input_ids=ids, attention_mask=mask).pooler_output  # (B, H), the same weights
-    features = keras.Input((pooled.shape[-1],), name="features")
-    classifier_head = keras.Model(features, float32(hf.classifier(hf.dropout(features))), name="head")
-    return Classifier(encoder.wordpiece(max_length), keras.Model(ids, logits, name="hf_bert_classifier"),
-                      keras.Model(ids, pooled), classifier_head)
+    outputs = hf.bert(input_ids=ids, attention_mask=mask)
+    network = keras.Model(ids, {"sequence_output": outputs.last_hidden_state, "pooled_output": outputs.pooler_output,
+                                "padding_mask": mask}, name="hf_bert")  # its layer "bert": HF's main layer
+
+    def head(num_classes: int, width: int) -> keras.Model:
+        float32 = keras.layers.Activation("linear", dtype="float32", name="float32")  # logits out of a mixed policy
+        features = keras.Input((width,), name="features")
+        return keras.Model(features, float32(hf.classifier(hf.dropout(features))), name="head")
+
+    return EncoderAdapter(encoder.wordpiece(max_length), network, head)
+
+
+class HubFamily(Family):
+    """TF-Hub: the encoder's published TF-Hub pair, or its HF weights exported as one (cached)."""
+
+    def describe(self, recipe) -> str:
+        pooling = "mean pooling" if recipe.pooling == "mean" else "pooled_output"
+        return f"{recipe.encoder} via TF-Hub, {pooling}, {'fine-tuned' if recipe.trainable else 'frozen'}"
+
+    def check(self, recipe):
+        return encoders.resolve(recipe.encoder, families=("hub",))
+
+    def prepare(self, recipe, data, cache, compute):
+        return self.check(recipe).hub_pair(recipe.max_length, cache, compute.precision)
+
+    def adapter(self, recipe, materials, num_classes: int) -> EncoderAdapter:
+        return hub_adapter(materials, recipe.trainable)
+
+    def jit_compile(self, recipe, compute):
+        if recipe.trainable and compute.jit_compile:
+            # Measured (BENCHMARKS.md): XLA compiles a TF-Hub SavedModel's step again whenever its weights change.
+            print("warning: XLA recompiles a fine-tuned TF-Hub encoder at every step; training it without XLA, on "
+                  "static shapes", file=sys.stderr)
+            return False
+        return None
+
+
+class HfFamily(Family):
+    """HF `TFBertForSequenceClassification` on the encoder's local (or downloaded) checkpoint."""
+
+    def describe(self, recipe) -> str:
+        pooling = ", mean pooling" if recipe.pooling == "mean" else ""
+        return (f"{recipe.encoder} via HF TFBertForSequenceClassification{pooling}, "
+                f"{'fine-tuned' if recipe.trainable else 'frozen'}")
+
+    def check(self, recipe):
+        return encoders.resolve(recipe.encoder, families=("hf",))
+
+    def prepare(self, recipe, data, cache, compute):
+        return self.check(recipe)
+
+    def adapter(self, recipe, materials, num_classes: int) -> EncoderAdapter:
+        return hf_adapter(materials, num_classes, recipe.trainable, recipe.max_length)

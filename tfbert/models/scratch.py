@@ -1,15 +1,17 @@
-"""The keras-io "text classification with Transformer" model, as a configurable builder.
+"""The keras-io "text classification with Transformer" model, as an encoder adapter and its head.
 
-token ids -> TokenAndPositionEmbedding -> TransformerBlock -> masked mean pooling -> dropout
--> Dense(relu) -> dropout -> Dense(num_classes) logits. Text becomes ids through a `TextVectorization`
+token ids -> TokenAndPositionEmbedding -> TransformerBlock -> masked mean pooling (the network) -> dropout
+-> Dense(relu) -> dropout -> Dense(num_classes) logits (the head). Text becomes ids through a `TextVectorization`
 adapted on the training texts (`build_vectorizer`), applied in the tf.data pipeline, not in the model:
 the model then runs on any device, TPUs included.
 """
 import dataclasses
 
+from tfbert import files, serving
 from tfbert.keras import keras, policy, tf
 from tfbert.layers import MaskedMeanPooling, SeededDropout, TokenAndPositionEmbedding, TransformerBlock
-from tfbert.models.classifier import Classifier
+from tfbert.models.classifier import Classifier, EncoderAdapter, classifier
+from tfbert.models.classifier import Family as ModelFamily
 
 
 @dataclasses.dataclass
@@ -62,68 +64,77 @@ class Vectorize(tf.Module):
         return self.vectorizer(tf.convert_to_tensor(texts))[:, : self.max_length]  # (B, <= max_length)
 
 
-def classifier(config: ScratchConfig, vectorizer) -> Classifier:
-    """The from-scratch model in the classifier contract: `Vectorize`, then `build_classifier`'s model, whose
-    features are the pooled block output and whose head is dropout -> Dense(relu) -> dropout -> logits."""
-    model = build_classifier(config)
-    layers = layers_of(model)
-    pooled = keras.Input((config.embed_dim,), name="features")
-    return Classifier(Vectorize(vectorizer, config.max_length), model,
-                      keras.Model(model.inputs, layers["pooling"].output), keras.Model(pooled, head(layers, pooled)))
-
-
-def build_classifier(config: ScratchConfig) -> keras.Model:
-    """(B, T) int token ids -> (B, num_classes) logits; its layers are named for `layers_of`."""
+def network(config: ScratchConfig) -> keras.Model:
+    """(B, T) int token ids -> {"sequence_output": (B, T, D), "pooled_output": (B, D) the masked mean of the block's
+    output (the model has no [CLS]), "padding_mask": (B, T)}."""
     token_ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     padding_mask = tf.not_equal(token_ids, 0)  # (B, T), True at real tokens
-    embedding = TokenAndPositionEmbedding(config.vocab_size, config.max_length, config.embed_dim, name="embedding")
-    layers = {"embedding_dropout": SeededDropout(config.embedding_dropout, seed=config.seed + 4,
-                                                 name="embedding_dropout")} if config.embedding_dropout else {}
-    layers |= {
-        "block": TransformerBlock(config.num_heads, config.ff_dim, config.dropout, key_dim=config.key_dim,
-                                  seed=config.seed, name="block"),
-        "pooling": MaskedMeanPooling(name="pooling"),
-        "pooled_dropout": SeededDropout(config.dropout, seed=config.seed + 2, name="pooled_dropout"),
-        "hidden": keras.layers.Dense(config.hidden_dim, activation="relu", name="hidden"),
-        "hidden_dropout": SeededDropout(config.dropout, seed=config.seed + 3, name="hidden_dropout"),
-        "logits": keras.layers.Dense(config.num_classes, dtype="float32", name="logits"),  # float32 under mixed policies
-    }
-    logits = head(layers, pool(layers, embedding(token_ids), padding_mask))  # (B, C)
-    return keras.Model(token_ids, logits, name="scratch_transformer")
+    x = TokenAndPositionEmbedding(config.vocab_size, config.max_length, config.embed_dim, name="embedding")(token_ids)
+    if config.embedding_dropout:
+        x = SeededDropout(config.embedding_dropout, seed=config.seed + 4, name="embedding_dropout")(x)
+    x = TransformerBlock(config.num_heads, config.ff_dim, config.dropout, key_dim=config.key_dim, seed=config.seed,
+                         name="block")(x, padding_mask=padding_mask)  # (B, T, D)
+    pooled = MaskedMeanPooling(name="pooling")(x, padding_mask=padding_mask)  # (B, D)
+    return keras.Model(token_ids, {"sequence_output": x, "pooled_output": pooled, "padding_mask": padding_mask},
+                       name="scratch_transformer")
+
+
+def head(config: ScratchConfig, width: int) -> keras.Model:
+    """(B, D) pooled features -> dropout -> Dense(hidden_dim, relu) -> dropout -> (B, C) float32 logits."""
+    pooled = keras.Input((width,), name="features")
+    x = SeededDropout(config.dropout, seed=config.seed + 2, name="pooled_dropout")(pooled)
+    x = keras.layers.Dense(config.hidden_dim, activation="relu", name="hidden")(x)  # (B, hidden)
+    x = SeededDropout(config.dropout, seed=config.seed + 3, name="hidden_dropout")(x)
+    logits = keras.layers.Dense(config.num_classes, dtype="float32", name="logits")(x)  # float32 under mixed policies
+    return keras.Model(pooled, logits, name="head")
+
+
+def adapter(config: ScratchConfig, vectorizer=None) -> EncoderAdapter:
+    """The keras-io model as an encoder adapter: `Vectorize` (when a vectorizer is given), `network` and its own
+    head (`classifier(..., pooling="pooled")`)."""
+    preprocessor = Vectorize(vectorizer, config.max_length) if vectorizer is not None else None
+    return EncoderAdapter(preprocessor, network(config), lambda num_classes, width: head(config, width))
+
+
+def build(config: ScratchConfig, vectorizer=None) -> Classifier:
+    """The keras-io classifier: `adapter` under `models.classifier.classifier` (no preprocessor without a
+    vectorizer)."""
+    return classifier(adapter(config, vectorizer), config.num_classes)
 
 
 def float32_copy(model: keras.Model, config: ScratchConfig) -> keras.Model:
     """`model` (built under any precision policy) as a float32 model with the same weights: for TFLite, whose
     kernels are float32 (variables are float32 under every policy, so the weights carry over exactly)."""
     with policy("float32"):
-        copy = build_classifier(config)
+        copy = build(config).model
     copy.set_weights(model.get_weights())
     return copy
 
 
-LAYERS = ("embedding_dropout", "block", "pooling", "pooled_dropout", "hidden", "hidden_dropout", "logits")
+class Family(ModelFamily):
+    """The keras-io Transformer, trained from scratch: a vocabulary adapted on the training texts, the recipe's
+    preset, and model.keras, model.tflite and vocab.txt beside the SavedModel."""
+    pretrained = False
 
+    def describe(self, recipe) -> str:
+        return f"scratch Transformer ({recipe.preset})"
 
-def layers_of(model: keras.Model) -> dict:
-    """The layers `pool` and `head` run, by name, from a `build_classifier` model (built or reloaded)."""
-    layers = {layer.name: layer for layer in model.layers if layer.name in LAYERS}
-    missing = set(LAYERS) - {"embedding_dropout"} - set(layers)
-    if missing:
-        raise ValueError(f"model {model.name!r} has no layers named {sorted(missing)}: not a tfbert scratch classifier")
-    return layers
+    def config(self, recipe, num_classes: int) -> ScratchConfig:
+        return dataclasses.replace(PRESETS[recipe.preset], seed=recipe.seed, num_classes=num_classes)
 
+    def prepare(self, recipe, data, cache, compute):
+        return build_vectorizer(self.config(recipe, len(data.class_names)), data.train.texts)  # train only
 
-def pool(layers: dict, embeddings, padding_mask, training=None):
-    """(B, T, D) token + position embeddings, (B, T) mask -> (B, D): the Transformer block, mean-pooled."""
-    x = embeddings
-    if "embedding_dropout" in layers:
-        x = layers["embedding_dropout"](x, training=training)
-    x = layers["block"](x, padding_mask=padding_mask, training=training)  # (B, T, D)
-    return layers["pooling"](x, padding_mask=padding_mask)  # (B, D)
+    def adapter(self, recipe, materials, num_classes: int) -> EncoderAdapter:
+        return adapter(self.config(recipe, num_classes), materials)
 
+    def model_config(self, recipe, num_classes: int) -> dict:
+        return dataclasses.asdict(self.config(recipe, num_classes))
 
-def head(layers: dict, pooled, training=None):
-    """(B, D) pooled features -> (B, C) logits."""
-    x = layers["pooled_dropout"](pooled, training=training)
-    x = layers["hidden_dropout"](layers["hidden"](x), training=training)  # (B, hidden)
-    return layers["logits"](x)  # (B, C)
+    def export(self, recipe, materials, classifier, run_dir):
+        config = self.config(recipe, classifier.model.outputs[0].shape[-1])
+        files.write_text(run_dir / "vocab.txt", "\n".join(materials.get_vocabulary()) + "\n")
+        with files.atomic(run_dir / "model.keras") as tmp:
+            classifier.model.save(tmp)
+        # ids in (the tokenizer is vocab.txt): TFLite's builtin ops have no string lookup
+        serving.to_tflite(float32_copy(classifier.model, config), run_dir / "model.tflite", config.max_length)

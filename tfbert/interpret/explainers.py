@@ -1,31 +1,15 @@
-"""Look inside a trained classifier: attention per layer and head, token attributions, a map of its features.
-
-    explainer = interpret.from_run("runs/agnews/hf_finetune")                     # or runs/agnews/scratch
-    tokens, attention = explainer.attention("Stocks rally as oil prices fall")      # (L, heads, T, T)
-    why = explainer.attributions("Stocks rally as oil prices fall")                # why.scores: (T,)
-    interpret.plot_attention(tokens, attention, "attention.png")
-
-Attributions are integrated gradients (Sundararajan et al., 2017) of the predicted class's logit with
-respect to the word embeddings, from a baseline (BERT: [CLS] and [SEP] kept, [PAD] everywhere else; the
-from-scratch model: zero vectors, positions kept); they sum to logit(text) - logit(baseline), up to
-`delta`, the error of the integral's `steps`-point estimate. The features mapped in 2-D are what the
-classifier's head reads (BERT's pooled output; the scratch model's mean-pooled block output), projected
-on their two principal components.
-
-HF runs (`hf_frozen`, `hf_finetune`, CoLA's `tuned`) and the from-scratch AG News model (`scratch`, one
-Transformer block: L = 1). Not TF-Hub runs: their encoder SavedModels return no attention and take ids,
-not embeddings.
-"""
+"""The explainers: one per kind of run, each answering the questions of `Explainer` about one text at a time."""
 import dataclasses
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from tfbert import encoders, evaluate, runs
-from tfbert.data import pipeline
 from tfbert.data.wordpiece import read_vocab
 from tfbert.keras import keras, tf
-from tfbert.models import bert, scratch
+from tfbert.layers import MaskedMeanPooling
+from tfbert.models import scratch
 from tfbert.models.classifier import Classifier
 
 
@@ -36,6 +20,32 @@ class Attribution:
     label: int  # the class explained
     probabilities: np.ndarray  # (C,)
     delta: float  # sum(scores) - (logit(text) - logit(baseline)): near 0 when `steps` suffice
+
+
+class Explainer(Protocol):
+    """What every classifier explainer answers (`BertExplainer`, `ScratchExplainer`); a masked language model's
+    (`MaskedLMExplainer`) answers `attention` only, and has `class_names = None`.
+
+    class_names: the C class names, in label order.
+    specials: how many tokens stand before and after a text's own tokens ([CLS] and [SEP]: (1, 1)).
+    """
+    class_names: list
+    specials: tuple[int, int]
+
+    def probabilities(self, texts, batch_size=64) -> np.ndarray:
+        """(N, C) class probabilities for N raw texts."""
+
+    def attention(self, text: str) -> tuple[list, np.ndarray]:
+        """(T tokens, (L, heads, T, T) attention weights): row i is how token i spreads its attention."""
+
+    def attributions(self, text: str, label=None, steps=50) -> Attribution:
+        """Integrated gradients of class `label`'s logit (default: the predicted class) for each token."""
+
+    def features(self, texts, batch_size=64) -> np.ndarray:
+        """(N, H) what the head reads, for each text."""
+
+    def counts(self, words) -> list[int]:
+        """The tokens each word becomes (0 for a word the tokenizer drops)."""
 
 
 def integrated_gradients(logits, embeddings, baseline, tokens, label=None, steps=50) -> Attribution:
@@ -59,13 +69,6 @@ def integrated_gradients(logits, embeddings, baseline, tokens, label=None, steps
     return Attribution(tokens, scores.numpy(), label, tf.nn.softmax(text_logits).numpy(), float(tf.reduce_sum(scores) - gap))
 
 
-def features_in_length_order(features_model, ids, batch_size=64) -> np.ndarray:
-    """(N, None) ragged ids -> (N, H) `features_model` outputs in file order, computed in batches of similar lengths."""
-    order = evaluate.by_length(ids.row_lengths().numpy())
-    batches = pipeline.eval_batches(ids, np.zeros(ids.nrows(), np.int32), batch_size, order=order)
-    return evaluate.predict_in_order(features_model, batches, order)
-
-
 def probabilities_in_batches(model, dense, texts, batch_size) -> np.ndarray:
     """(N, C) softmax of `model`'s logits for N texts, `batch_size` at a time in file order; `dense` turns a chunk
     of texts into (B, T) ids."""
@@ -75,11 +78,11 @@ def probabilities_in_batches(model, dense, texts, batch_size) -> np.ndarray:
 
 def from_run(run_dir):
     """The explainer of a run directory: `ScratchExplainer` for the from-scratch model, `MaskedLMExplainer` for a
-    KantaiBERT run (attention only: it has no classes), else `Explainer` (HF)."""
+    KantaiBERT run (attention only: it has no classes), else `BertExplainer` (HF)."""
     config = runs.read_config(run_dir)
     if config.experiment == "kantaibert":
         return MaskedLMExplainer.from_run(run_dir)
-    return (ScratchExplainer if config.variant == "scratch" else Explainer).from_run(run_dir)
+    return (ScratchExplainer if config.variant == "scratch" else BertExplainer).from_run(run_dir)
 
 
 def run_data(run_dir, data_dir=None):
@@ -94,31 +97,32 @@ def run_data(run_dir, data_dir=None):
         raise FileNotFoundError(f"{run_dir} was trained on {source!r}, which is not a folder here: pass --data-dir")
     loader = {"agnews": ag_news, "cola": cola}[config.experiment]
     return loader.load(None if online else source, offline=not online,
-                       validation_fraction=config.args.get("validation_fraction", 0.1))
+                       validation_fraction=(config.recipe or {}).get("validation_fraction", 0.1))  # the run's spec
 
 
-class Explainer:
-    """A `TFBertForSequenceClassification` and its vocabulary, asked about one text at a time.
+class BertExplainer:
+    """An HF BERT classifier (`classify`'s `hf` family) and its vocabulary, asked about one text at a time.
 
     Args:
-        classifier: an HF classifier (`models.bert.hf_classifier`), which holds the HF model; its
-            preprocessor the checkpoint's WordPiece.
+        classifier: the run's `models.classifier.Classifier`; its network holds HF's main layer ("bert"), its
+            preprocessor is the checkpoint's WordPiece.
         vocab_file: the checkpoint's vocab.txt.
         class_names: the C class names, in label order.
+        pooling: what the head reads: "pooled" (BERT's pooled output) or "mean" (the masked mean of the tokens).
     """
 
-    def __init__(self, classifier: Classifier, vocab_file, class_names):
-        self.hf = next(layer for layer in classifier.model.layers if hasattr(layer, "bert"))  # the HF model
-        self.classifier, self.class_names = classifier, list(class_names)
+    def __init__(self, classifier: Classifier, vocab_file, class_names, pooling="pooled"):
+        self.bert = classifier.network.get_layer("bert")  # HF's TFBertMainLayer
+        self.classifier, self.class_names, self.pooling = classifier, list(class_names), pooling
         self.wordpiece = classifier.preprocessor  # the checkpoint's WordPiece, cased or not as it was trained
         self.vocab = read_vocab(vocab_file)
 
     @classmethod
     def from_run(cls, run_dir):
-        """The best weights of a trained HF run directory (config.json and best/ written by `finetune.run`)."""
+        """The best weights of a trained HF run directory (config.json and best/ written by `classify.run`)."""
         explainer = cls.pretrained(run_dir)
         trainable = runs.read_config(run_dir).recipe["trainable"]
-        trained = explainer.classifier.model if trainable else explainer.classifier.head  # what `finetune.run` trained
+        trained = explainer.classifier.model if trainable else explainer.classifier.head  # what `classify.run` trained
         status = trained.load_weights(str(Path(run_dir) / runs.BEST_WEIGHTS))
         status.assert_existing_objects_matched().expect_partial()  # every weight restored; the optimizer is not wanted
         return explainer
@@ -127,17 +131,20 @@ class Explainer:
     def pretrained(cls, run_dir):
         """The run's model as it was before training (the pretrained encoder, a random head): what its layers
         knew beforehand."""
+        from tfbert import classify
+
         config = runs.read_config(run_dir)
         recipe = config.recipe or {}
         if recipe.get("family") != "hf":
             raise ValueError(f"{run_dir} is a {config.variant or 'non-BERT'} run; interpretation needs an HF "
                              "run (hf_frozen, hf_finetune, CoLA's tuned) or the scratch model: TF-Hub encoders "
                              "return no attention")
-        encoder = encoders.resolve(recipe["encoder"], families=("hf",))
-        classifier = bert.hf_classifier(encoder, len(config.class_names), recipe["trainable"], recipe["max_length"])
-        return cls(classifier, encoder.vocab_file, config.class_names)
+        recipe = classify.Recipe(**recipe)
+        encoder = encoders.resolve(recipe.encoder, families=("hf",))
+        classifier = classify.build(recipe, encoder, len(config.class_names))
+        return cls(classifier, encoder.vocab_file, config.class_names, recipe.pooling)
 
-    text_tokens = (1, -1)  # the text's tokens, between [CLS] and [SEP]
+    specials = (1, 1)  # [CLS] before the text's tokens, [SEP] after
 
     def ids(self, text: str) -> tf.Tensor:
         return tf.cast(self.wordpiece(tf.constant([text])), tf.int32).to_tensor()  # (1, T), no padding
@@ -158,17 +165,25 @@ class Explainer:
     def attention(self, text: str):
         """(tokens, (L, heads, T, T) attention weights): row i is how token i spreads its attention."""
         ids = self.ids(text)
-        outputs = self.hf.bert(input_ids=ids, output_attentions=True, training=False)
+        outputs = self.bert(input_ids=ids, output_attentions=True, training=False)
         return self.tokens(ids), tf.concat(outputs.attentions, axis=0).numpy()  # L x (1, heads, T, T)
+
+    def hidden_states(self, ids, mask) -> tf.Tensor:
+        """(B, T) ids, (B, T) mask -> (L + 1, B, T, H): the embedding output and every encoder layer's."""
+        outputs = self.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True, training=False)
+        return tf.stack(outputs.hidden_states)
 
     def logits(self, embeddings, mask) -> tf.Tensor:
         """(B, T, H) word embeddings, (B, T) mask -> (B, C) logits: the classifier from its embedding lookup on."""
-        return self.hf(None, inputs_embeds=embeddings, attention_mask=mask, training=False).logits
+        outputs = self.bert(None, inputs_embeds=embeddings, attention_mask=mask, training=False)
+        features = outputs.pooler_output if self.pooling == "pooled" else \
+            MaskedMeanPooling()(outputs.last_hidden_state, mask)  # (B, H)
+        return self.classifier.head(features, training=False)
 
     def attributions(self, text: str, label=None, steps=50) -> Attribution:
         """Integrated gradients of class `label`'s logit (default: the predicted class) for each token."""
         ids = self.ids(text)  # (1, T)
-        table = self.hf.bert.embeddings.weight  # (V, H)
+        table = self.bert.embeddings.weight  # (V, H)
         special = tf.logical_or(tf.equal(ids, self.wordpiece.cls_id), tf.equal(ids, self.wordpiece.sep_id))
         baseline_ids = tf.where(special, ids, self.wordpiece.pad_id)  # [CLS] [PAD] ... [PAD] [SEP]
         mask = tf.ones_like(ids)  # (1, T)
@@ -179,14 +194,15 @@ class Explainer:
     def features(self, texts, batch_size=64) -> np.ndarray:
         """(N, H) what the head reads, BERT's pooled output, for each text (batches of similar lengths)."""
         ids = tf.cast(self.wordpiece(tf.constant(texts)), tf.int32)  # (N, None)
-        return features_in_length_order(self.classifier.features, ids, batch_size)
+        return evaluate.predict_by_length(self.classifier.features, ids, batch_size)
 
 
 class ScratchExplainer:
     """The from-scratch Transformer of `experiments.agnews` (model.keras, vocab.txt), asked about one text at a time.
 
     Args:
-        model: a `models.scratch.build_classifier` model with its trained weights.
+        model: the run's classifier (ids -> logits) with its trained weights: the `models.scratch` network, then
+            its head.
         vocabulary: its TextVectorization's vocabulary ('' and '[UNK]' first, as vocab.txt holds it).
         class_names: the C class names, in label order.
         config: its `ScratchConfig` (max_length cuts texts as in training).
@@ -194,9 +210,11 @@ class ScratchExplainer:
 
     def __init__(self, model, vocabulary, class_names, config: scratch.ScratchConfig):
         self.vocab, self.class_names, self.config = list(vocabulary), list(class_names), config
-        self.embedding, self.layers = model.get_layer("embedding"), scratch.layers_of(model)
+        network, self.head = model.get_layer("scratch_transformer"), model.get_layer("head")
+        self.embedding, self.block, self.pooling = (network.get_layer(name) for name in ("embedding", "block",
+                                                                                          "pooling"))
         self.vectorizer = keras.layers.TextVectorization(vocabulary=self.vocab, ragged=True)
-        self.features_model = keras.Model(model.input, model.get_layer("pooling").output)  # ids -> (B, D)
+        self.features_model = keras.Model(network.inputs, self.pooling.output)  # ids -> (B, D)
         self.model = model
 
     @classmethod
@@ -216,7 +234,7 @@ class ScratchExplainer:
     def tokens(self, ids) -> list[str]:
         return [self.vocab[i] for i in np.asarray(ids).reshape(-1)]
 
-    text_tokens = (0, 0)  # no special tokens
+    specials = (0, 0)  # no special tokens
 
     def counts(self, words) -> list[int]:
         """Tokens of each word: 1, or 0 for a word of punctuation only (the vectorizer strips punctuation)."""
@@ -233,7 +251,7 @@ class ScratchExplainer:
     def attention(self, text: str):
         """(tokens, (1, heads, T, T) attention weights of the one Transformer block)."""
         ids = self.ids(text)
-        _, scores = self.layers["block"](self.embedding(ids), padding_mask=tf.ones_like(ids, tf.bool),
+        _, scores = self.block(self.embedding(ids), padding_mask=tf.ones_like(ids, tf.bool),
                                          return_attention_scores=True)  # (1, heads, T, T)
         return self.tokens(ids), scores.numpy()
 
@@ -241,7 +259,8 @@ class ScratchExplainer:
         """(B, T, D) word embeddings (positions not added) -> (B, C) logits; no padding."""
         mask = tf.ones(tf.shape(word_embeddings)[:2], tf.bool)  # (B, T)
         embeddings = word_embeddings + self.embedding.positions(tf.shape(word_embeddings)[1])  # (B, T, D)
-        return scratch.head(self.layers, scratch.pool(self.layers, embeddings, mask))
+        hidden = self.block(embeddings, padding_mask=mask, training=False)  # (B, T, D); embedding dropout: off
+        return self.head(self.pooling(hidden, padding_mask=mask), training=False)  # (B, C)
 
     def attributions(self, text: str, label=None, steps=50) -> Attribution:
         """Integrated gradients of class `label`'s logit (default: the predicted class) for each word."""
@@ -251,7 +270,7 @@ class ScratchExplainer:
 
     def features(self, texts, batch_size=64) -> np.ndarray:
         """(N, D) what the head reads, the mean-pooled block output, for each text (batches of similar lengths)."""
-        return features_in_length_order(self.features_model, scratch.encode(self.vectorizer, texts, self.config),
+        return evaluate.predict_by_length(self.features_model, scratch.encode(self.vectorizer, texts, self.config),
                                         batch_size)
 
 
@@ -284,142 +303,3 @@ class MaskedLMExplainer:
         tokens = self.tokenizer.convert_ids_to_tokens(encoded["input_ids"][0].numpy().tolist())
         return tokens, tf.concat(outputs.attentions, axis=0).numpy()  # L x (1, heads, T, T)
 
-
-def principal_components(features, k=2):
-    """(N, H) -> ((N, k) coordinates on the top `k` principal components, (k,) share of variance of each)."""
-    centered = features - features.mean(axis=0)
-    _, singular, directions = np.linalg.svd(centered, full_matrices=False)
-    return centered @ directions[:k].T, singular[:k] ** 2 / np.sum(singular ** 2)
-
-
-def write_projector(folder, features, texts, labels, class_names):
-    """vectors.tsv and metadata.tsv: load both at https://projector.tensorflow.org (or TensorBoard's projector)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with runs.atomic(folder / "vectors.tsv") as tmp:
-        np.savetxt(tmp, features, delimiter="\t", fmt="%.5f")
-    lines = [f"{class_names[label]}\t{' '.join(text.split())[:200]}\n" for text, label in zip(texts, labels)]
-    runs.write_text(folder / "metadata.tsv", "class\ttext\n" + "".join(lines))  # a line per text: no tabs or newlines
-
-
-def write_tensorboard_projector(run_dir, features, texts, labels, class_names) -> Path:
-    """The features, their texts and classes as a run of TensorBoard's Embedding Projector, in the run's log
-    directory (RUN/logs/projector): `tensorboard --logdir runs` shows them (PCA, t-SNE, UMAP) beside the training
-    curves. Returns the folder."""
-    from tensorboard.plugins import projector
-
-    folder = Path(run_dir) / "logs" / "projector"
-    write_projector(folder, features, texts, labels, class_names)
-    writer = tf.summary.create_file_writer(str(folder))  # an event file: TensorBoard lists a folder that has one
-    writer.flush()
-    writer.close()
-    config = projector.ProjectorConfig()
-    embedding = config.embeddings.add()
-    embedding.tensor_name, embedding.tensor_path, embedding.metadata_path = "features", "vectors.tsv", "metadata.tsv"
-    projector.visualize_embeddings(str(folder), config)  # projector_config.pbtxt
-    return folder
-
-
-def plot_attention(tokens, attention, path, title=""):
-    """A grid of heat maps, a row per layer and a column per head; token i's row shows where it attends."""
-    import matplotlib.pyplot as plt
-
-    layers, heads = attention.shape[:2]
-    fig, axes = plt.subplots(layers, heads, figsize=(1.6 * heads, 1.6 * layers + 0.6), squeeze=False)
-    for layer in range(layers):
-        for head in range(heads):
-            ax = axes[layer, head]
-            ax.imshow(attention[layer, head], cmap="viridis", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if layer == 0:
-                ax.set_title(f"head {head + 1}", fontsize=8)
-            if head == 0:
-                ax.set_ylabel(f"layer {layer + 1}", fontsize=8)
-    fig.suptitle(f"{title}\n{' '.join(tokens)}"[:300], fontsize=9)
-    fig.tight_layout()
-    runs.save_figure(fig, path)
-
-
-def plot_head(tokens, weights, path, title=""):
-    """One head's (T, T) attention with the tokens on both axes."""
-    import matplotlib.pyplot as plt
-
-    size = 2 + 0.25 * len(tokens)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(weights, cmap="viridis", vmin=0, vmax=1)
-    ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=8)
-    ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
-    ax.set_xlabel("attended to")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    runs.save_figure(fig, path)
-
-
-def plot_attributions(attribution: Attribution, class_names, path):
-    """Bars per token: green pushed towards the explained class, red away from it."""
-    import matplotlib.pyplot as plt
-
-    scores = attribution.scores
-    fig, ax = plt.subplots(figsize=(max(4, 0.35 * len(scores)), 3))
-    ax.bar(range(len(scores)), scores, color=["tab:green" if s >= 0 else "tab:red" for s in scores])
-    ax.set_xticks(range(len(scores)), attribution.tokens, rotation=90, fontsize=8)
-    ax.axhline(0, color="black", linewidth=0.5)
-    name = class_names[attribution.label]
-    ax.set_ylabel(f"logit of {name}")
-    probability = attribution.probabilities[attribution.label]
-    ax.set_title(f"integrated gradients for {name} (p = {probability:.2f})", fontsize=9)
-    fig.tight_layout()
-    runs.save_figure(fig, path)
-
-
-def plot_word_attributions(attributions, class_names, path, title=""):
-    """One panel per explainer (`attributions.WordAttribution`s of one text), bars per word, each panel scaled to
-    its largest score: red pushed toward the explained class, blue away."""
-    import matplotlib.pyplot as plt
-
-    words = attributions[0].words
-    fig, axes = plt.subplots(1, len(attributions), figsize=(2.6 * len(attributions) + 1.5, 1.2 + 0.24 * len(words)),
-                             sharey=True, squeeze=False)
-    for ax, a in zip(axes[0], attributions):
-        scores = a.scores / (np.abs(a.scores).max() or 1.0)
-        ax.barh(range(len(words)), scores, color=["tab:red" if s > 0 else "tab:blue" for s in scores])
-        ax.axvline(0, color="black", linewidth=0.5)
-        ax.set_xlim(-1.05, 1.05)
-        ax.set_title(f"{a.method.replace('_', ' ')} ({a.seconds:.1f} s)", fontsize=9)
-    axes[0][0].set_yticks(range(len(words)), words, fontsize=8)
-    axes[0][0].invert_yaxis()
-    fig.suptitle(f"{title}\nwhy {class_names[attributions[0].label]}: scores per word, scaled per explainer"[:200],
-                 fontsize=9)
-    fig.tight_layout()
-    runs.save_figure(fig, path)
-
-
-def umap_points(features, seed=0):
-    """(N, H) -> (N, 2) UMAP coordinates (McInnes et al. 2018: neighbourhoods kept, distances between far clusters
-    not), or None for fewer than 10 texts, too few for its neighbourhood graph."""
-    if len(features) < 10:
-        return None
-    import umap
-
-    return umap.UMAP(n_components=2, n_neighbors=min(15, len(features) - 1), random_state=seed).fit_transform(features)
-
-
-def plot_projection(points, explained, labels, class_names, path, title="", umap=None):
-    """(N, 2) principal-component coordinates, one colour per true class; beside them the (N, 2) UMAP ones if given."""
-    import matplotlib.pyplot as plt
-
-    panels = 1 if umap is None else 2
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 5), squeeze=False)
-    for ax, coordinates in zip(axes[0], (points, umap)):
-        for label, name in enumerate(class_names):
-            chosen = labels == label
-            ax.scatter(coordinates[chosen, 0], coordinates[chosen, 1], s=6, alpha=0.6, label=name)
-    axes[0][0].set_xlabel(f"PC 1 ({explained[0]:.0%} of variance)")
-    axes[0][0].set_ylabel(f"PC 2 ({explained[1]:.0%} of variance)")
-    axes[0][0].set_title(f"PCA: {title}", fontsize=9)
-    if umap is not None:
-        axes[0][1].set_title("UMAP (15 neighbours): clusters are real, distances between them are not", fontsize=9)
-    axes[0][-1].legend(markerscale=3)
-    fig.tight_layout()
-    runs.save_figure(fig, path)

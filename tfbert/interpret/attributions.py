@@ -69,15 +69,16 @@ class WordExplainer:
     """Word attributions for a classifier explainer of `tfbert.interpret` (HF or scratch).
 
     Args:
-        explainer: `interpret.Explainer` or `interpret.ScratchExplainer`: it gives probabilities for texts,
+        explainer: `interpret.BertExplainer` or `interpret.ScratchExplainer`: it gives probabilities for texts,
             tokens per word, attention and integrated gradients.
         shap_evals: SHAP's model evaluations per text (its `max_evals`).
         lime_samples: LIME's perturbed texts per text (its `num_samples`).
         seed: seeds LIME and the random explainer.
     """
 
-    def __init__(self, explainer, shap_evals=300, lime_samples=300, seed=0):
-        self.explainer, self.shap_evals, self.lime_samples = explainer, shap_evals, lime_samples
+    def __init__(self, explainer, shap_evals=300, lime_samples=300, seed=0, steps=50):
+        self.explainer, self.shap_evals, self.lime_samples, self.steps = explainer, shap_evals, lime_samples, steps
+        self._attributions = {}  # (text, label) -> the explainer's Attribution
         self.rng = np.random.default_rng(seed)
         self.seed = seed
         self.class_names = explainer.class_names
@@ -101,11 +102,18 @@ class WordExplainer:
 
     def token_scores_to_words(self, token_scores, words) -> np.ndarray:
         """(T,) scores over the explainer's tokens (specials included) -> (W,) word scores."""
-        start, stop = self.explainer.text_tokens
-        return sum_into_words(np.asarray(token_scores)[start:len(token_scores) + stop], self.explainer.counts(words))
+        before, after = self.explainer.specials
+        return sum_into_words(np.asarray(token_scores)[before:len(token_scores) - after], self.explainer.counts(words))
+
+    def token_attribution(self, text: str, label=None):
+        """Integrated gradients per token (`explainer.attributions`, `steps` points), once per text and label."""
+        if (text, label) not in self._attributions:
+            attribution = self.explainer.attributions(text, label, steps=self.steps)
+            self._attributions[(text, label)] = self._attributions[(text, attribution.label)] = attribution
+        return self._attributions[(text, label)]
 
     def integrated_gradients(self, text, words, label):
-        return self.token_scores_to_words(self.explainer.attributions(text, label).scores, words)
+        return self.token_scores_to_words(self.token_attribution(text, label).scores, words)
 
     def attention(self, text, words, label):
         _, attention = self.explainer.attention(text)  # (L, heads, T, T)
@@ -118,7 +126,7 @@ class WordExplainer:
     def attended_words(self, weights, words) -> np.ndarray:
         """(T, T) attention weights -> (W,) word scores: the [CLS] row, or without a [CLS] (the scratch model) the
         attention each token receives on average."""
-        scores = weights[0] if self.explainer.text_tokens[0] else weights.mean(axis=0)
+        scores = weights[0] if self.explainer.specials[0] else weights.mean(axis=0)
         return self.token_scores_to_words(scores, words)
 
     def random(self, text, words, label):

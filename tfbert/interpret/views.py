@@ -17,7 +17,7 @@ import uuid
 
 import numpy as np
 
-from tfbert import runs
+from tfbert import files
 
 SMALLEST = 0.01  # lines for weights below this are not drawn: attention is peaked, and thousands of faint lines hide it
 
@@ -194,7 +194,7 @@ def attention_html(tokens, attention, title="", segments=None, page=False) -> st
 
 def write_attention(path, tokens, attention, title="", segments=None):
     """Writes the attention view as a whole page to `path` (atomically)."""
-    runs.write_text(path, attention_html(tokens, attention, title, segments, page=True))
+    files.write_text(path, attention_html(tokens, attention, title, segments, page=True))
 
 
 def words_html(attributions, class_names, title="", page=False) -> str:
@@ -221,4 +221,4 @@ def words_html(attributions, class_names, title="", page=False) -> str:
 
 
 def write_words(path, attributions, class_names, title=""):
-    runs.write_text(path, words_html(attributions, class_names, title, page=True))
+    files.write_text(path, words_html(attributions, class_names, title, page=True))

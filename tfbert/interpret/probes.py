@@ -20,7 +20,7 @@ from tfbert.keras import tf
 
 def layer_features(explainer, texts, batch_size=32) -> np.ndarray:
     """(L + 1, N, H) the mean over each text's tokens (padding left out) of the embedding output and of every
-    encoder layer's output, for an HF explainer (`interpret.Explainer`)."""
+    encoder layer's output, for an HF explainer (`interpret.BertExplainer`)."""
     pooled = []
     for start in range(0, len(texts), batch_size):
         ids = explainer.wordpiece.dense(tf.constant(texts[start:start + batch_size]))  # (B, T)
@@ -34,9 +34,7 @@ def hidden_states(explainer, ids):
     """(B, T) ids -> ((L + 1, B, T, H) the embedding output and every encoder layer's, (B, T) float mask of the
     tokens that are not padding)."""
     mask = tf.cast(tf.not_equal(ids, explainer.wordpiece.pad_id), tf.float32)
-    hidden = explainer.hf.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True,
-                               training=False).hidden_states  # L + 1 x (B, T, H)
-    return tf.stack(hidden), mask
+    return explainer.hidden_states(ids, mask), mask
 
 
 def probe_accuracy(train_layers, train_labels, test_layers, test_labels, seed=0) -> np.ndarray:
@@ -122,43 +120,3 @@ def token_vectors(explainer, ids, layer: int) -> np.ndarray:
     """(B, T, H) every token's vector after encoder layer `layer` (0: the embeddings)."""
     return hidden_states(explainer, ids)[0][layer].numpy()
 
-
-def plot_layer_projections(layers, labels, class_names, path, title=""):
-    """(L + 1, N, H) features: each layer's on its two principal components, one panel per layer."""
-    import matplotlib.pyplot as plt
-
-    from tfbert import interpret, runs
-
-    fig, axes = plt.subplots(1, len(layers), figsize=(2.4 * len(layers), 2.8), squeeze=False)
-    for n, (ax, features) in enumerate(zip(axes[0], layers)):
-        points, explained = interpret.principal_components(features)
-        for label, name in enumerate(class_names):
-            chosen = labels == label
-            ax.scatter(points[chosen, 0], points[chosen, 1], s=3, alpha=0.5, label=name)
-        ax.set_title(f"{'embeddings' if n == 0 else f'layer {n}'} ({explained.sum():.0%})", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    axes[0][-1].legend(fontsize=6, markerscale=3)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    runs.save_figure(fig, path)
-
-
-def plot_probes(curves: dict, path, title=""):
-    """Probe accuracy by layer, one line per model ({name: (L + 1,) accuracies})."""
-    import matplotlib.pyplot as plt
-
-    from tfbert import runs
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, accuracy in curves.items():
-        ax.plot(range(len(accuracy)), accuracy, marker="o", label=name)
-    layers = len(next(iter(curves.values())))
-    ax.set_xticks(range(layers), ["emb."] + [str(i) for i in range(1, layers)])
-    ax.set_xlabel("layer (mean-pooled output)")
-    ax.set_ylabel("linear probe: test accuracy")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    runs.save_figure(fig, path)
