@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 import records
-from tfbert import classify, encoders, errors, train
+from tfbert import classify, devices, encoders, errors, train
 from tfbert.data import ag_news, bpe, kant, mlm, pipeline
 from tfbert.keras import keras, tf
 from tfbert.models import kantaibert, scratch
@@ -310,10 +310,11 @@ def main(argv=None):
                           f"{gflops / peaks['float32']:.0%}", f"{gflops / peaks['bfloat16']:.0%}", padded,
                           "-" if total is None else round(total)])
         print(records.markdown(columns, table))
-        records.write("accelerators", name, kind="table", columns=columns, rows=table,
+        units = devices.bf16_units() or "no-bf16-units"  # records of CPUs of each kind stand side by side
+        records.write("accelerators", f"{name}-{units}", kind="table", columns=columns, rows=table,
                       command=records.command_line(__file__, argv),
-                      label=f"{name}, {model.unit}/s, {len(model.batches)} batches of {model.batch_size} "
-                      f"(matmul: f32 {peaks['float32']:.0f}, bf16 {peaks['bfloat16']:.0f} GFLOP/s)")
+                      label=f"{name}, {model.unit}/s, {len(model.batches)} batches of {model.batch_size}, CPU bf16 "
+                      f"units: {units} (matmul: f32 {peaks['float32']:.0f}, bf16 {peaks['bfloat16']:.0f} GFLOP/s)")
         sys.stdout.flush()
         if hasattr(model, "breakdown"):  # where a float32 step's time goes
             seconds = model.breakdown()

@@ -90,8 +90,13 @@ def section(task, records_of_task) -> list[str]:
     by_seeds = [r for r in records_of_task if r["kind"] == "seeds"]
     if by_seeds:
         lines += seeds_table(by_seeds) + [""]
-    for record in (r for r in records_of_task if r["kind"] == "table"):
+    compact = set(task.get("compact", []))  # tables kept in their records, named here in one line each
+    tables = [r for r in records_of_task if r["kind"] == "table"]
+    for record in (r for r in tables if r["name"] not in compact):
         lines += table(record) + [""]
+    listed = [f"- more: {r['label']} ({where(r)}): `benchmarks/results/{r['task']}/{r['name']}.json`"
+              for r in tables if r["name"] in compact]
+    lines += [*listed, ""] if listed else []
     for picture in task.get("plots", []):
         lines += [f"![{picture}](benchmarks/results/{picture}.png)", ""]
     lines += ["Findings:"] + [f"- {finding}" for finding in task["findings"]] + [""]
@@ -169,6 +174,22 @@ def plot(tasks, all_records, folder: Path):
     fig.tight_layout()
     fig.savefig(folder / "speed_ratios.png", dpi=100, metadata={"Software": None})
     plt.close(fig)
+
+    for record in by_task.get("profile", []):  # ms per step by op class: a stacked bar per model and precision
+        bars = [i for i, column in enumerate(record["columns"]) if column.endswith((" f32", " bf16")) and "/" not in column]
+        classes = [row for row in record["rows"] if row[0] not in ("total", "wall clock (profiled pass)")]
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        bottom = [0.0] * len(bars)
+        for row in classes:
+            heights = [float(row[i]) for i in bars]
+            ax.bar([record["columns"][i].replace(" ", "\n") for i in bars], heights, bottom=bottom, label=row[0])
+            bottom = [b + h for b, h in zip(bottom, heights)]
+        ax.set(ylabel="ms per training step (self time, log scale)", title="Where a training step's time goes")
+        ax.set_yscale("log")
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        fig.savefig(folder / "profile.png", dpi=100, metadata={"Software": None})
+        plt.close(fig)
 
     faithful = [r for r in by_task.get("faithfulness", []) if r["kind"] == "table"]
     fig, axes = plt.subplots(len(faithful), 2, figsize=(9, 3 * len(faithful)), squeeze=False)

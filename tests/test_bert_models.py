@@ -122,3 +122,20 @@ def test_a_run_does_not_depend_on_whether_its_tf_hub_export_was_cached(tiny_enco
     cold, warm = (files.read_json(tmp_path / name / runs.HISTORY) for name in ("cold", "warm"))
     assert [row["loss"] for row in cold] == [row["loss"] for row in warm]
     assert (tmp_path / "cold" / runs.PREDICTIONS).read_text() == (tmp_path / "warm" / runs.PREDICTIONS).read_text()
+
+
+def test_under_bfloat16_the_hf_gelu_computes_in_float32_and_a_float32_model_is_untouched(tiny_encoder):
+    from transformers.activations_tf import get_tf_activation
+
+    from tfbert.keras import policy
+    with policy("mixed_bfloat16"):
+        mixed = bert.hf_adapter(tiny_encoder, 4, True, max_length=32).network
+    layers = [layer for layer in mixed.submodules if hasattr(layer, "intermediate_act_fn")]
+    x = tf.constant([[-1.5, 0.3, 2.0, 7.0]], tf.bfloat16)
+    expected = tf.cast(get_tf_activation("gelu")(tf.cast(x, tf.float32)), tf.bfloat16)
+    assert len(layers) == 2  # one per encoder layer of the tiny BERT
+    for layer in layers:
+        np.testing.assert_array_equal(layer.intermediate_act_fn(x).numpy(), expected.numpy())
+    float32 = bert.hf_adapter(tiny_encoder, 4, True, max_length=32).network
+    assert {layer.intermediate_act_fn.__name__ for layer in float32.submodules
+            if hasattr(layer, "intermediate_act_fn")} == {"gelu"}  # HF's own function: float32 runs bit for bit

@@ -83,3 +83,15 @@ def test_two_workers_on_this_machine_train_together_and_both_finish(ag_news_dir,
         assert process.returncode == 0, stderr[-3000:]
     assert "| scratch |" in outputs[0][0]  # the chief prints the table
     assert files.read_json(tmp_path / "worker0" / "scratch" / runs.CONFIG)["replicas"] == 2
+
+
+def test_a_cpu_is_recommended_bfloat16_only_where_it_has_amx_tiles(tmp_path):
+    from tfbert import devices, notebook
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_tile amx_bf16\n")
+    assert devices.bf16_units(devices.cpu_flags(cpuinfo)) == "amx_bf16"
+    assert devices.bf16_units({"avx512_bf16"}) == "avx512_bf16" and devices.bf16_units(set()) is None
+    assert devices.cpu_flags(tmp_path / "no such file") == set()
+    strategy = tf.distribute.get_strategy()
+    assert notebook.recommended_precision(strategy, {"amx_bf16", "avx512_bf16"}) == "mixed_bfloat16"
+    assert notebook.recommended_precision(strategy, {"avx512_bf16"}) == "float32"

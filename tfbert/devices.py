@@ -19,3 +19,22 @@ def tpu_install_command() -> str:
     """What to run where the plain TensorFlow build is installed on a TPU machine."""
     pins = " ".join(f"{name}=={version}" for name, version in TPU_BUILD.items())
     return f"pip uninstall -y tensorflow && pip install {pins} (in a notebook: tfbert.notebook.install())"
+
+
+def cpu_flags(cpuinfo="/proc/cpuinfo") -> set[str]:
+    """The CPU's feature flags (`lscpu`'s Flags), empty where the file is not there (macOS, Windows)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def bf16_units(flags=None) -> str | None:
+    """The CPU's bfloat16 matmul units: "amx_bf16" (Intel's AMX tiles), "avx512_bf16" (AVX-512 dot products), or
+    None (bfloat16 is emulated, slower than float32)."""
+    flags = cpu_flags() if flags is None else flags
+    return next((unit for unit in ("amx_bf16", "avx512_bf16") if unit in flags), None)

@@ -1,0 +1,147 @@
+"""Benchmark: where a training step's time goes, by kind of op, in float32 and mixed_bfloat16 (TensorFlow's profiler).
+
+For each model of benchmarks/accelerators.py (the very same batches), each precision trains one pass over the
+batches (tracing, warm-up), then a second pass under `tf.profiler`. The profile's framework op statistics
+(every op's self time) are summed by class:
+    matmul        MatMul, BatchMatMul, Einsum (oneDNN's fused forms too): the FLOPs the matmul rate counts
+    softmax/mask  the attention softmax, the additive mask and their gradients
+    layernorm     LayerNormalization's moments, normalisation and gradients
+    gelu          the activation and its gradient
+    dropout       masks drawn and applied, forward and backward
+    cast          dtype casts (float32 <-> bfloat16 under the mixed policy)
+    embedding     lookups and their gradients (scatter into the tables)
+    optimizer     AdamW: the update of every weight, gradient clipping, the learning-rate schedule
+    input         the iterator: batches handed to the step
+    other         the rest (element-wise adds, reshapes, transposes, reductions, the loss)
+and written as one record (benchmarks/results/profile/steps.json, with the machine's CPU flags): milliseconds a step
+by class for each model and precision; `python -m benchmarks.report` draws it (benchmarks/results/profile.png).
+
+    python benchmarks/profile_step.py --models minilm scratch kantaibert --steps 8 40 3
+"""
+import argparse
+import glob
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import accelerators  # benchmarks/accelerators.py: the models and their batches
+import records
+from tfbert import errors, train
+from tfbert.keras import tf
+
+ROOT = Path(__file__).resolve().parents[1]
+PRECISIONS = ("float32", "mixed_bfloat16")
+CLASSES = ("matmul", "softmax/mask", "layernorm", "gelu", "dropout", "cast", "embedding", "optimizer", "input",
+           "other")
+MATMULS = ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", "_MklMatMul", "_FusedMatMul",
+           "_MklFusedMatMul", "_MklBatchMatMul", "_MklBatchMatMulV2", "_MklFusedBatchMatMulV2", "_MklEinsum")
+
+
+def op_class(op_type: str, name: str) -> str:
+    """The class (see the module docstring) of an op of `op_type` called `name` (its name scopes say where it is)."""
+    lowered = name.lower()
+    if op_type.startswith("Iterator") or op_type in ("OptionalGetValue", "OptionalHasValue"):
+        return "input"
+    if any(word in lowered for word in ("adamweightdecay", "adamw", "/adam/", "clip_by_global_norm", "polynomial",
+                                        "warmup", "learning_rate")) or op_type.startswith("ResourceApply"):
+        return "optimizer"
+    if op_type == "Cast":
+        return "cast"
+    if "dropout" in lowered:
+        return "dropout"
+    if "layernorm" in lowered or "layer_norm" in lowered:
+        return "layernorm"
+    if "gelu" in lowered or "intermediate_act_fn" in lowered or op_type in ("Erf", "Erfc"):
+        return "gelu"
+    if op_type in MATMULS:
+        return "matmul"
+    if op_type in ("Softmax", "SoftmaxGrad", "LogSoftmax") or "softmax" in lowered or "attention_mask" in lowered:
+        return "softmax/mask"
+    if "embedding" in lowered or op_type in ("ResourceGather", "GatherV2", "UnsortedSegmentSum",
+                                             "ResourceScatterAdd", "SparseSegmentSum"):
+        return "embedding"
+    return "other"
+
+
+def op_rows(xplane: str) -> list[tuple]:
+    """(class, op type, op name, seconds of self time) of every op in a profile's framework op statistics."""
+    from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as plugin
+
+    data, ok = plugin.xspace_to_tools_data([xplane], "framework_op_stats", {})
+    if not ok:
+        raise RuntimeError(f"{xplane}: the profiler could not read it")
+    table = json.loads(data)[0]
+    columns = [column["id"] for column in table["cols"]]
+    rows = []
+    for row in table["rows"]:
+        cell = dict(zip(columns, (value.get("v") if value else None for value in row["c"])))
+        if cell["type"] != "IDLE":
+            rows.append((op_class(cell["type"], cell["operation"]), cell["type"], cell["operation"],
+                         cell["total_self_time"] / 1e6))
+    return rows
+
+
+def profile(model, batches) -> tuple[dict, float, list]:
+    """({class: seconds}, wall seconds, `op_rows`) of the second of two passes over `batches`, that one profiled."""
+    dataset = tf.data.Dataset.from_tensors(batches[0])
+    for batch in batches[1:]:
+        dataset = dataset.concatenate(tf.data.Dataset.from_tensors(batch))
+    model.fit(dataset, epochs=1, verbose=0)  # traces and warms up
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        started = time.perf_counter()
+        model.fit(dataset, epochs=1, verbose=0)
+        wall = time.perf_counter() - started
+        tf.profiler.experimental.stop()
+        (xplane,) = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
+        rows = op_rows(xplane)
+    seconds = dict.fromkeys(CLASSES, 0.0)
+    for name, _, _, time_taken in rows:
+        seconds[name] += time_taken
+    return seconds, wall, rows
+
+
+def columns_of(by_precision: dict, steps: int) -> list:
+    """Milliseconds a step by class (then the total, then the profiled pass's wall clock) in float32 and bfloat16,
+    and their ratio: three cells of each row of the table."""
+    f32, bf16 = (by_precision[p][0] for p in PRECISIONS)
+    cells = []
+    for name in (*CLASSES, "total"):
+        a, b = (sum(x.values()) if name == "total" else x[name] for x in (f32, bf16))
+        cells.append([round(1e3 * a / steps, 1), round(1e3 * b / steps, 1), f"{a / b:.2f}x" if b else "-"])
+    walls = [by_precision[p][1] for p in PRECISIONS]
+    cells.append([round(1e3 * walls[0] / steps, 1), round(1e3 * walls[1] / steps, 1), f"{walls[0] / walls[1]:.2f}x"])
+    return cells
+
+
+@errors.command
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--models", nargs="+", choices=accelerators.MODELS, default=list(accelerators.MODELS))
+    parser.add_argument("--steps", nargs="+", type=int, default=[8, 40, 3], help="batches per model, in order")
+    parser.add_argument("--top", type=int, default=0, help="also print the N ops of most self time in each setup")
+    args = parser.parse_args(argv)
+    f32, bf16 = accelerators.matmul_gflops(tf.float32), accelerators.matmul_gflops(tf.bfloat16)
+    columns, rows = ["op class"], [[name] for name in (*CLASSES, "total", "wall clock (profiled pass)")]
+    for name, steps in zip(args.models, args.steps):
+        model = accelerators.MODELS[name](args.data_dir, steps)
+        by_precision = {}
+        for precision in PRECISIONS:
+            by_precision[precision] = profile(*model.model_and_batches(train.Compute(precision)))
+            for kind, op_type, op, taken in sorted(by_precision[precision][2], key=lambda r: -r[3])[:args.top]:
+                print(f"{name} {precision}: {1e3 * taken / len(model.batches):8.1f} ms/step  {kind:>12}  {op_type:<22} {op}")
+        columns += [f"{name} f32", f"{name} bf16", "f32 / bf16"]
+        for row, cells in zip(rows, columns_of(by_precision, len(model.batches))):
+            row += cells
+    print(records.markdown(columns, rows))
+    sizes = ", ".join(f"{name} {steps} steps" for name, steps in zip(args.models, args.steps))
+    records.write("profile", "steps", kind="table", columns=columns, rows=rows,
+                  label=f"ms per training step by kind of op (self time): {sizes} (matmul: f32 {f32:.0f}, bf16 "
+                        f"{bf16:.0f} GFLOP/s)",
+                  command=records.command_line(__file__, sys.argv[1:] if argv is None else argv))
+
+if __name__ == "__main__":
+    main()
