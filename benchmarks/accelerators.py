@@ -69,7 +69,27 @@ def encoder_flops(tokens, length, layers, hidden, intermediate) -> float:
 # --- the three models: (TF step times, padded shapes) for a Compute, and the peer's setup ----------------------
 
 
-class MiniLM:
+class Classifier:
+    """What the two classifiers share: a model compiled for a Compute, trained on `self.batches` of `self.ids`."""
+
+    def compiled(self, compute, build, lr, warmup, weight_decay, max_length):
+        """`build()` compiled for `compute` (seeded alike in every setup: the same initial weights), and the batches
+        in its shapes; `warmup(trainer)`: the warmup steps."""
+        keras.utils.set_random_seed(0)
+        trainer = train.Trainer(tf.distribute.get_strategy(), self.batch_size, len(self.labels), 2, compute=compute)
+        with trainer.scope():
+            model = build()
+        trainer.compile(model, lr, warmup(trainer), weight_decay,
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        lengths, rows = trainer.pad_lengths(max_length), self.batch_size if trainer.static_shapes else None
+        return model, [(pipeline.pad_batch(tf.gather(self.ids, b), lengths, rows), self.labels[b]) for b in self.batches]
+
+    def tf_steps(self, compute):
+        model, batches = self.model_and_batches(compute)
+        return fit_twice(model, batches), [tuple(x.shape) for x, _ in batches]
+
+
+class MiniLM(Classifier):
     unit, batch_size, max_length = "examples", 32, 128
 
     def __init__(self, data_dir, steps):
@@ -86,18 +106,8 @@ class MiniLM:
 
     def model_and_batches(self, compute):
         """The model compiled for `compute` (the same initial weights in every setup), and the batches in its shapes."""
-        keras.utils.set_random_seed(0)
-        trainer = train.Trainer(tf.distribute.get_strategy(), self.batch_size, len(self.texts), 2, compute=compute)
-        with trainer.scope():
-            model = classify.build(classify.Recipe("hf", max_length=self.max_length), self.encoder, 4).model
-        trainer.compile(model, 5e-5, trainer.total_steps // 10, 0.01,
-                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        lengths, rows = trainer.pad_lengths(self.max_length), self.batch_size if trainer.static_shapes else None
-        return model, [(pipeline.pad_batch(tf.gather(self.ids, b), lengths, rows), self.labels[b]) for b in self.batches]
-
-    def tf_steps(self, compute):
-        model, batches = self.model_and_batches(compute)
-        return fit_twice(model, batches), [tuple(x.shape) for x, _ in batches]
+        build = lambda: classify.build(classify.Recipe("hf", max_length=self.max_length), self.encoder, 4).model  # noqa: E731
+        return self.compiled(compute, build, 5e-5, lambda trainer: trainer.total_steps // 10, 0.01, self.max_length)
 
     def flops(self, shape):
         b, t = shape
@@ -138,7 +148,7 @@ class MiniLM:
         return {"kind": "minilm", "model_dir": str(self.encoder.folder), "lr": 5e-5, "weight_decay": 0.01}, batches
 
 
-class Scratch:
+class Scratch(Classifier):
     unit, batch_size = "tokens", 32
 
     def __init__(self, data_dir, steps):
@@ -153,18 +163,8 @@ class Scratch:
         self.real = [int(lengths[b].sum()) for b in self.batches]
 
     def model_and_batches(self, compute):
-        keras.utils.set_random_seed(0)
-        trainer = train.Trainer(tf.distribute.get_strategy(), self.batch_size, len(self.labels), 2, compute=compute)
-        with trainer.scope():
-            model = scratch.build(self.config).model
-        trainer.compile(model, 1e-3, trainer.steps_per_epoch // 2, 0.1,
-                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        lengths, rows = trainer.pad_lengths(self.config.max_length), self.batch_size if trainer.static_shapes else None
-        return model, [(pipeline.pad_batch(tf.gather(self.ids, b), lengths, rows), self.labels[b]) for b in self.batches]
-
-    def tf_steps(self, compute):
-        model, batches = self.model_and_batches(compute)
-        return fit_twice(model, batches), [tuple(x.shape) for x, _ in batches]
+        return self.compiled(compute, lambda: scratch.build(self.config).model, 1e-3,
+                             lambda trainer: trainer.steps_per_epoch // 2, 0.1, self.config.max_length)
 
     def flops(self, shape):
         b, t = shape
