@@ -21,6 +21,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
+from tfbert import devices
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
@@ -28,14 +30,14 @@ SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx
 
 def machine(shared_cpu: bool) -> dict:
     """This machine as a record names it: CPU model, the flags that decide matmul speed, cores, shared or not."""
-    model, flags = platform.processor() or platform.machine(), []
+    model = platform.processor() or platform.machine()
     try:
         lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines()
         fields = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip() for line in lines if ":" in line}
         model = fields.get("Model name", model)
-        flags = [flag for flag in SPEED_FLAGS if flag in fields.get("Flags", "").split()]
     except (OSError, subprocess.CalledProcessError):
         pass
+    flags = [flag for flag in SPEED_FLAGS if flag in devices.cpu_flags()]
     return {"cpu": model, "flags": flags, "cores": os.cpu_count(), "shared_cpu": shared_cpu}
 
 

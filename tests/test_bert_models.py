@@ -88,14 +88,13 @@ def test_damaged_or_foreign_cached_features_are_computed_again_with_a_notice(tmp
     from tfbert import classify, train
     ids = {"train": tf.ragged.constant([[3, 4], [5], [6, 7, 8]], dtype=tf.int32),
            "test": tf.ragged.constant([[3], [9, 9]], dtype=tf.int32)}
-    labels = {"train": [0, 1, 0], "test": [1, 0]}
     trainer = train.Trainer(tf.distribute.get_strategy(), batch_size=2, examples=3, epochs=1)
     tokens = keras.Input((None,), dtype=tf.int32)
     features_model = keras.Model(tokens, tf.cast(tf.reduce_sum(tokens, axis=1, keepdims=True), tf.float32))  # (B, 1)
     path = tmp_path / "features.npz"
 
     def features():
-        return classify.cached_features(features_model, ids, labels, trainer, path)[0]
+        return classify.cached_features(features_model, ids, trainer, path)[0]
 
     expected = features()
     np.testing.assert_array_equal(expected["train"], [[7], [5], [21]])

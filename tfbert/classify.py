@@ -112,7 +112,7 @@ def read_features(path: Path, inputs) -> tuple[dict, float] | None:
     return features, train_seconds
 
 
-def cached_features(features_model, inputs, labels, trainer, path: Path):
+def cached_features(features_model, inputs, trainer, path: Path):
     """{split: (N, H)} float32 encoder features, computed once (or read from `path`), and the seconds the train
     split took."""
     if path.exists() and (saved := read_features(path, inputs)) is not None:
@@ -120,9 +120,8 @@ def cached_features(features_model, inputs, labels, trainer, path: Path):
     features, seconds = {}, {}
     for name, ids in inputs.items():
         started = time.perf_counter()
-        order = evaluate.by_length(ids.row_lengths().numpy())
-        features[name] = evaluate.predict_in_order(features_model, trainer.eval_batches(ids, labels[name], order),
-                                                   order).astype(np.float32)
+        features[name] = evaluate.predict_by_length(features_model, ids, eval_batches=trainer.eval_batches
+                                                    ).astype(np.float32)
         seconds[name] = time.perf_counter() - started
     with files.atomic(path) as tmp:
         np.savez(tmp, **features, train_seconds=seconds["train"])
@@ -145,7 +144,7 @@ def prepare_inputs(recipe: Recipe, classifier, data, trainer, run_dir: Path) -> 
     lengths = {name: split_ids.row_lengths().numpy() for name, split_ids in ids.items()}
     if recipe.trainable:
         return Inputs(ids, labels, lengths)
-    features, seconds = cached_features(classifier.features, ids, labels, trainer, run_dir / "features.npz")
+    features, seconds = cached_features(classifier.features, ids, trainer, run_dir / "features.npz")
     return Inputs(features, labels, lengths, seconds)
 
 

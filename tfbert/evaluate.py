@@ -32,10 +32,16 @@ def predict_proba(model, batches, order=None, count=None) -> np.ndarray:
     return tf.nn.softmax(predict_in_order(model, batches, order, count)).numpy()
 
 
-def predict_by_length(model, ids, batch_size=64) -> np.ndarray:
-    """(N, None) ragged ids -> `model`'s (N, ...) outputs in file order, computed in batches of similar lengths."""
+def predict_by_length(model, ids, batch_size=64, eval_batches=None) -> np.ndarray:
+    """(N, None) ragged ids -> `model`'s (N, ...) outputs in file order, computed in batches of similar lengths.
+    `eval_batches(ids, labels, order)`: how the batches are made (default: `pipeline.eval_batches`, `batch_size`
+    texts each, padded to their longest; `train.Trainer.eval_batches` gives the trainer's shapes)."""
     order = by_length(ids.row_lengths().numpy())
-    batches = pipeline.eval_batches(ids, np.zeros(ids.nrows(), np.int32), batch_size, order=order)
+    labels = np.zeros(ids.nrows(), np.int32)  # not read: predictions only
+    if eval_batches is None:
+        batches = pipeline.eval_batches(ids, labels, batch_size, order=order)
+    else:
+        batches = eval_batches(ids, labels, order)
     return predict_in_order(model, batches, order)
 
 

@@ -18,7 +18,6 @@ from tfbert.keras import keras, tf
 from tfbert.layers import MaskedMeanPooling
 
 POOLINGS = ("mean", "pooled")  # masked mean of sequence_output, or the encoder's pooled_output
-OUTPUTS = ("sequence_output", "pooled_output", "padding_mask")
 
 
 @dataclasses.dataclass
