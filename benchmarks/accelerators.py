@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 import records
 from tfbert import classify, devices, encoders, errors, train
-from tfbert.data import ag_news, bpe, kant, mlm, pipeline
+from tfbert.data import OfflineError, ag_news, bpe, kant, mlm, pipeline
 from tfbert.keras import keras, tf
 from tfbert.models import kantaibert, scratch
 from timing import StepTimer  # benchmarks/timing.py
@@ -236,6 +236,14 @@ class KantaiBert:
 MODELS = {"minilm": MiniLM, "scratch": Scratch, "kantaibert": KantaiBert}
 
 
+def load(name: str, data_dir: Path, steps: int):
+    """MODELS[name] on `steps` batches of the data under `data_dir`; a missing or bad data folder is one line."""
+    try:
+        return MODELS[name](data_dir, steps)
+    except (FileNotFoundError, ValueError, OfflineError) as e:
+        raise errors.UserError(f"{e} (--data-dir: the folder holding ag_news/ and kant/)") from None
+
+
 def fit_twice(model, batches) -> list[float]:
     """Seconds of each step of the second of two passes over `batches` (a list of Keras inputs, held in memory)."""
     dataset = tf.data.Dataset.from_tensors(batches[0])
@@ -282,7 +290,7 @@ def main(argv=None):
           f"{os.cpu_count()} cores, {args.threads} threads, TF {tf.__version__}")
     print(f"2048x2048 matmul: float32 {peaks['float32']:.0f} GFLOP/s, bfloat16 {peaks['bfloat16']:.0f} GFLOP/s")
     for name in args.models:
-        model = MODELS[name](args.data_dir, steps[name])
+        model = load(name, args.data_dir, steps[name])
         rows = {}
         for repeat in range(args.repeats):
             for setup, compute in SETUPS.items():

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import accelerators  # benchmarks/accelerators.py: the models and their batches
 import records
-from tfbert import errors, train
+from tfbert import cli, errors, train
 from tfbert.keras import tf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,13 +121,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--models", nargs="+", choices=accelerators.MODELS, default=list(accelerators.MODELS))
-    parser.add_argument("--steps", nargs="+", type=int, default=[8, 40, 3], help="batches per model, in order")
+    parser.add_argument("--steps", nargs="+", type=cli.positive_int, default=[8, 40, 3],
+                        help="batches per model, one number per --models entry, in order (default: 8 40 3)")
     parser.add_argument("--top", type=int, default=0, help="also print the N ops of most self time in each setup")
+    errors.add_debug_option(parser)
     args = parser.parse_args(argv)
+    if len(args.steps) != len(args.models):
+        parser.error(f"--steps gives {len(args.steps)} numbers for {len(args.models)} --models")
     f32, bf16 = accelerators.matmul_gflops(tf.float32), accelerators.matmul_gflops(tf.bfloat16)
     columns, rows = ["op class"], [[name] for name in (*CLASSES, "total", "wall clock (profiled pass)")]
     for name, steps in zip(args.models, args.steps):
-        model = accelerators.MODELS[name](args.data_dir, steps)
+        model = accelerators.load(name, args.data_dir, steps)
         by_precision = {}
         for precision in PRECISIONS:
             by_precision[precision] = profile(*model.model_and_batches(train.Compute(precision)))
