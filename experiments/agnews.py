@@ -7,6 +7,8 @@ Variants:
     hub_finetune  the same, trainable=True, AdamW + linear warmup/decay
     hf_frozen     HF `TFBertForSequenceClassification` with its `bert` layer frozen
     hf_finetune   the same, every weight trained
+    kh_frozen     KerasHub `BertBackbone` (Keras 3, `--backend tensorflow` or `jax`), frozen: a feature extractor
+    kh_finetune   the same, every weight trained (each kh run trains in a Keras 3 process of its own)
 The pretrained encoder is all-MiniLM-L6-v2 (offline, `--encoder minilm_l6`); the hub variants load it as
 a TF-Hub pair exported from its HF weights (cached, see tfbert/hub_export.py).
 
@@ -42,6 +44,10 @@ VARIANTS = {
     "hub_finetune": Recipe("hub", trainable=True, pooling="pooled", epochs=4, lr=5e-5, weight_decay=0.01),
     "hf_frozen": Recipe("hf", trainable=False, epochs=30, lr=1e-3, weight_decay=0.0),
     "hf_finetune": Recipe("hf", trainable=True, epochs=4, lr=5e-5, weight_decay=0.01),
+    "kh_frozen": Recipe("kerashub", trainable=False, pooling="mean", epochs=30, lr=1e-3, weight_decay=0.0,
+                        backend="tensorflow"),
+    "kh_finetune": Recipe("kerashub", trainable=True, pooling="pooled", epochs=4, lr=5e-5, weight_decay=0.01,
+                          backend="tensorflow"),
 }
 # The defaults' trade, fits in 15 minutes on 2 cores: pretrained encoders see 2,000 texts and fine-tune 1 epoch.
 PRESETS = {"quick": {"train_examples": 2000, "finetune_epochs": 1},
@@ -74,7 +80,7 @@ def parse_args(argv=None):
     group.add_argument("--weight-decay", type=float, help="AdamW weight decay (default: 0.1)")
     group.add_argument("--preset", choices=sorted(scratch.PRESETS), help="the model's sizes and dropouts "
                        "(default: regularized)")
-    group = parser.add_argument_group("pretrained BERT (hub_* and hf_*)")
+    group = parser.add_argument_group("pretrained BERT (hub_*, hf_* and kh_*)")
     group.add_argument("--full", action="store_true",
                        help="benchmark settings: all training texts, 4 fine-tuning epochs "
                        "(default: 2,000 texts, 1 epoch)")
@@ -110,6 +116,8 @@ def recipe(args, variant: str) -> Recipe:
     kind = kind if classify.FAMILIES[base.family].pretrained else "scratch"
     fields = {field: getattr(args, option) for field, option in OPTIONS[kind].items()
               if getattr(args, option) is not None}
+    if base.backend and args.backend:  # the Keras 3 family's
+        fields["backend"] = args.backend
     if "preset" in fields:
         fields["max_length"] = scratch.PRESETS[fields["preset"]].max_length
     return dataclasses.replace(base, **fields, batch_size=args.batch_size, seed=args.seed, patience=args.patience,

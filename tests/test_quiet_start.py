@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tfbert import keras as tfbert_keras
+from tfbert import devices, keras as tfbert_keras
 
 from conftest import ROOT
 
@@ -22,7 +22,7 @@ def stderr_of(code, **env):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(tfbert_keras.has_nvidia_driver(), reason="this machine has an NVIDIA driver: TF finds no CUDA error to hide")
+@pytest.mark.skipif(devices.has_nvidia_driver(), reason="this machine has an NVIDIA driver: TF finds no CUDA error to hide")
 def test_the_cuda_probe_s_error_is_hidden_by_default_and_shown_when_the_user_sets_the_log_level():
     asked = stderr_of(LIST_DEVICES, TF_CPP_MIN_LOG_LEVEL="2")
     if "cuInit" not in asked:
@@ -30,10 +30,9 @@ def test_the_cuda_probe_s_error_is_hidden_by_default_and_shown_when_the_user_set
     assert "cuInit" not in stderr_of(LIST_DEVICES)
 
 
-def test_other_messages_of_the_device_probe_still_show(monkeypatch, capfd):
+def test_other_messages_of_the_device_probe_still_show(capfd):
     def probe():
         os.write(2, b"E cuda_platform.cc:51] failed call to cuInit: UNKNOWN ERROR (303)\n"
                     b"W some_kernel.cc:1] a real warning\n")
-    monkeypatch.setattr(tfbert_keras.tf.config, "list_physical_devices", probe)
-    tfbert_keras._find_devices_quietly()
+    devices.probe_quietly(probe)
     assert capfd.readouterr().err == "W some_kernel.cc:1] a real warning\n"

@@ -3,7 +3,7 @@
     recipe = classify.Recipe(family="hf", trainable=True, epochs=4, lr=5e-5, experiment="agnews")
     metrics = classify.run(recipe, data, strategy, "runs/agnews/hf_finetune")
 
-A `Recipe` is the whole spec of a run: which encoder (its `family`: scratch, hub, hf; see `FAMILIES`),
+A `Recipe` is the whole spec of a run: which encoder (its `family`: scratch, hub, hf, kerashub; see `FAMILIES`),
 frozen or fine-tuned, the optimiser, the data settings. `run.json` (what the run is) and `config.json` (what a
 report reads) are both derived from it. `run` takes the same named steps for every family:
 
@@ -29,10 +29,10 @@ import numpy as np
 
 from tfbert import errors, evaluate, files, runs, serving, train
 from tfbert.keras import keras
-from tfbert.models import bert, scratch
+from tfbert.models import bert, kerashub, scratch
 from tfbert.models.classifier import POOLINGS, classifier as build_classifier
 
-FAMILIES = {"scratch": scratch.Family(), "hub": bert.HubFamily(), "hf": bert.HfFamily()}
+FAMILIES = {"scratch": scratch.Family(), "hub": bert.HubFamily(), "hf": bert.HfFamily(), "kerashub": kerashub.Family()}
 
 
 @dataclasses.dataclass
@@ -59,6 +59,7 @@ class Recipe:
     patience: int | None = None  # stop after this many epochs without a better validation score
     train_examples: int | None = None  # train on the first N training texts only
     validation_fraction: float = 0.1  # of the training texts, held out to pick the best epoch (AG News)
+    backend: str | None = None  # kerashub: the Keras 3 backend, "tensorflow" or "jax" (None for the Keras 2 families)
 
     def __post_init__(self):
         if self.family not in FAMILIES:
@@ -72,9 +73,16 @@ class Recipe:
 
     def identity(self, data, strategy, compute=train.Compute(), **settings) -> dict:
         """run.json: the settings that define a run of this recipe on `data`, and `settings` (CoLA's keep...)."""
-        return {"experiment": self.experiment, "variant": self.variant, "recipe": self, **compute.identity(),
+        return {"experiment": self.experiment, "variant": self.variant, "recipe": self.fields(), **compute.identity(),
                 "global_batch_size": self.batch_size * strategy.num_replicas_in_sync,
                 "data": self.data(data).fingerprint(), **settings}
+
+    def fields(self) -> dict:
+        """The recipe as a dict; `backend` only where it is set (a Keras 2 run's identity is what it always was)."""
+        fields = dataclasses.asdict(self)
+        if fields["backend"] is None:
+            del fields["backend"]
+        return fields
 
     def data(self, data):
         """`data` with the first `train_examples` training texts only."""
@@ -228,6 +236,12 @@ def run(recipe: Recipe, data, strategy, run_dir, *, compute=train.Compute(), ver
     """
     run_dir, data, family = Path(run_dir), recipe.data(data), FAMILIES[recipe.family]
     run_dir.mkdir(parents=True, exist_ok=True)
+    if family.run:  # trains in a process of its own (Keras 3)
+        config = dict(experiment=recipe.experiment, variant=recipe.variant, model_name=recipe.describe(),
+                      encoder=recipe.encoder, class_names=list(data.class_names), recipe=recipe.fields(),
+                      data=data.describe(), class_counts=data.class_counts(), args=args or {})
+        return family.run(recipe, data, strategy, run_dir, compute=compute, verbose=verbose, monitor=monitor,
+                          config=config)
     # Before seeding: a first TF-Hub export builds a randomly initialised encoder, which would move the head's
     # initial weights, so that a run with an empty cache and a run with a full one would differ.
     materials = family.prepare(recipe, data, cache, compute)
@@ -247,7 +261,7 @@ def run(recipe: Recipe, data, strategy, run_dir, *, compute=train.Compute(), ver
                     family.jit_compile(recipe, compute))
     runs.write_config(run_dir, runs.RunConfig(
         recipe.experiment, recipe.variant, recipe.describe(), recipe.encoder if family.pretrained else "none",
-        list(data.class_names), recipe=dataclasses.asdict(recipe), model=family.model_config(recipe, num_classes),
+        list(data.class_names), recipe=recipe.fields(), model=family.model_config(recipe, num_classes),
         data=data.describe(), class_counts=data.class_counts(), **trainer.header(), args=args or {}))
     summary = fit(recipe, model, trainer, inputs, run_dir, monitor, verbose)
     probabilities, more_scores = score(recipe, model, trainer, inputs, data, run_dir)

@@ -62,11 +62,15 @@ def check_encoders(recipes):
 
 
 def add_encoder_options(parser, max_length: int):
-    """--encoder, --max-length (default None: the recipe's, `max_length` in the help) and --hub-cache."""
+    """--encoder, --max-length (default None: the recipe's, `max_length` in the help), --backend (Keras 3) and
+    --hub-cache."""
     parser.add_argument("--encoder", help=f"pretrained encoder: {', '.join(encoders.PRESETS)}, "
                         "or a local HF BERT folder (default: minilm_l6, offline)")
     parser.add_argument("--max-length", type=positive_int,
                         help=f"WordPiece tokens per text, [CLS] and [SEP] included (default: {max_length})")
+    parser.add_argument("--backend", choices=("tensorflow", "jax"),
+                        help="the kerashub variants' Keras 3 backend (default: tensorflow); each kerashub run trains "
+                        "in a process of its own")
     parser.add_argument("--hub-cache", type=Path, help="where TF-Hub exports are kept (default: $TFBERT_CACHE, "
                         "else ~/.cache/tfbert)")
 

@@ -3,6 +3,10 @@
 `distribute` (strategies) and `notebook` (the Colab install) both read it, so neither imports the other.
 """
 import glob
+import os
+import re
+import sys
+import tempfile
 
 TPU_DEVICE_FILES = ("/dev/accel*", "/dev/vfio/0")  # a TPU VM's chips (Colab's TPU runtimes)
 # TensorFlow's TPU build of tfbert's TensorFlow, and the libtpu it declares (`libtpu~=0.0.14`): both on PyPI. It
@@ -38,3 +42,31 @@ def bf16_units(flags=None) -> str | None:
     None (bfloat16 is emulated, slower than float32)."""
     flags = cpu_flags() if flags is None else flags
     return next((unit for unit in ("amx_bf16", "avx512_bf16") if unit in flags), None)
+
+
+# Whether the user left TensorFlow's C++ messages to tfbert; child processes inherit tfbert's choice with its mark.
+DEFAULT_MARK = "TFBERT_DEFAULT_TF_CPP_MIN_LOG_LEVEL"
+# What the CUDA build of TensorFlow prints when it looks for a GPU on a machine without an NVIDIA driver.
+CUDA_PROBE = re.compile(r"failed call to cuInit|Could not find cuda drivers|CUDA_ERROR_NO_DEVICE")
+
+
+def has_nvidia_driver() -> bool:
+    return os.path.exists("/proc/driver/nvidia/version") or bool(glob.glob("/dev/nvidia*"))
+
+
+def probe_quietly(probe):
+    """Calls `probe` (TensorFlow's first look for devices, which probes CUDA) with C++'s stderr caught; repeats all
+    but the CUDA probe's lines."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            probe()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        caught.seek(0)
+        for line in caught.read().decode(errors="replace").splitlines(keepends=True):
+            if not CUDA_PROBE.search(line):
+                sys.stderr.write(line)

@@ -1,13 +1,14 @@
-"""Scores a trained classifier once on the test set, and writes predictions.csv and metrics.json."""
+"""Scores a trained classifier once on the test set, and writes predictions.csv and metrics.json.
+
+The scores and files are NumPy only, so a Keras 3 run on JAX without TensorFlow writes them too; the prediction
+helpers for Keras 2 models (`predict_*`) import TensorFlow when they are called.
+"""
 import csv
 from pathlib import Path
 
 import numpy as np
 
 from tfbert import files, runs
-from tfbert.data import pipeline
-from tfbert.metrics import matthews_corrcoef
-from tfbert.keras import keras, tf
 
 
 def inputs_of(batches):
@@ -29,6 +30,7 @@ def predict_in_order(model, batches, order=None, count=None) -> np.ndarray:
 
 def predict_proba(model, batches, order=None, count=None) -> np.ndarray:
     """(N, C) class probabilities of a logits model, in file order (see `predict_in_order`)."""
+    from tfbert.keras import tf
     return tf.nn.softmax(predict_in_order(model, batches, order, count)).numpy()
 
 
@@ -36,6 +38,8 @@ def predict_by_length(model, ids, batch_size=64, eval_batches=None) -> np.ndarra
     """(N, None) ragged ids -> `model`'s (N, ...) outputs in file order, computed in batches of similar lengths.
     `eval_batches(ids, labels, order)`: how the batches are made (default: `pipeline.eval_batches`, `batch_size`
     texts each, padded to their longest; `train.Trainer.eval_batches` gives the trainer's shapes)."""
+    from tfbert.data import pipeline
+
     order = by_length(ids.row_lengths().numpy())
     labels = np.zeros(ids.nrows(), np.int32)  # not read: predictions only
     if eval_batches is None:
@@ -48,6 +52,15 @@ def predict_by_length(model, ids, batch_size=64, eval_batches=None) -> np.ndarra
 def by_length(lengths) -> np.ndarray:
     """(N,) indices sorting texts by length, so evaluation batches hold little padding."""
     return np.argsort(np.asarray(lengths), kind="stable")
+
+
+def matthews_corrcoef(labels, predictions) -> float:
+    """Binary MCC = (TP·TN − FP·FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)); 0 when a factor is 0 (sklearn's rule)."""
+    labels, predictions = np.asarray(labels).astype(bool), np.asarray(predictions).astype(bool)
+    tp, tn = float(np.sum(labels & predictions)), float(np.sum(~labels & ~predictions))
+    fp, fn = float(np.sum(~labels & predictions)), float(np.sum(labels & ~predictions))
+    denominator = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
+    return (tp * tn - fp * fn) / denominator ** 0.5 if denominator > 0 else 0.0
 
 
 def accuracy(labels, probabilities) -> float:
@@ -71,7 +84,8 @@ def count_params(weights) -> int:
     return int(sum(np.prod(w.shape) for w in weights if w.dtype.is_floating))
 
 
-def parameter_counts(model: keras.Model) -> dict:
+def parameter_counts(model) -> dict:
+    """Trainable and all parameters of a Keras 2 model."""
     return {"trainable_params": count_params(model.trainable_weights), "total_params": count_params(model.weights)}
 
 

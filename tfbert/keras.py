@@ -12,14 +12,10 @@ cuInit" error, the first thing a newcomer would otherwise read. Every other mess
 Everything else in tfbert does `from tfbert.keras import keras`.
 """
 import contextlib
-import glob
 import os
-import re
-import sys
-import tempfile
 
-# Whether the user left TensorFlow's C++ messages to tfbert; child processes inherit tfbert's choice with its mark.
-DEFAULT_MARK = "TFBERT_DEFAULT_TF_CPP_MIN_LOG_LEVEL"
+from tfbert import devices
+from tfbert.devices import DEFAULT_MARK
 
 
 def set_environment(environ=os.environ) -> bool:
@@ -38,35 +34,10 @@ QUIET = set_environment()
 import tensorflow as tf  # noqa: E402  (after the environment variables, on purpose)
 import tf_keras as keras  # noqa: E402
 
-# What the CUDA build of TensorFlow prints when it looks for a GPU on a machine without an NVIDIA driver.
-CUDA_PROBE = re.compile(r"failed call to cuInit|Could not find cuda drivers|CUDA_ERROR_NO_DEVICE")
-
-
-def has_nvidia_driver() -> bool:
-    return os.path.exists("/proc/driver/nvidia/version") or bool(glob.glob("/dev/nvidia*"))
-
-
-def _find_devices_quietly():
-    """Lists the physical devices (TF probes CUDA then) with C++'s stderr caught; repeats all but the probe's lines."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as caught:
-        os.dup2(caught.fileno(), 2)
-        try:
-            tf.config.list_physical_devices()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        caught.seek(0)
-        for line in caught.read().decode(errors="replace").splitlines(keepends=True):
-            if not CUDA_PROBE.search(line):
-                sys.stderr.write(line)
-
-
 # Step 2, once TensorFlow is imported: its first look for devices, without the CUDA probe's error on a machine
 # with no NVIDIA driver.
-if QUIET and not has_nvidia_driver():
-    _find_devices_quietly()
+if QUIET and not devices.has_nvidia_driver():
+    devices.probe_quietly(tf.config.list_physical_devices)
 
 
 def register(cls):

@@ -3,18 +3,8 @@
 MCC is CoLA's score: with 70 % acceptable sentences, always answering "acceptable" is 70 % accurate
 but has MCC 0, so it shows whether a model tells the classes apart at all.
 """
-import numpy as np
-
+from tfbert.evaluate import matthews_corrcoef  # noqa: F401  (from predictions; part of this module's interface)
 from tfbert.keras import keras, register, tf
-
-
-def matthews_corrcoef(labels, predictions) -> float:
-    """Binary MCC = (TP·TN − FP·FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)); 0 when a factor is 0 (sklearn's rule)."""
-    labels, predictions = np.asarray(labels).astype(bool), np.asarray(predictions).astype(bool)
-    tp, tn = float(np.sum(labels & predictions)), float(np.sum(~labels & ~predictions))
-    fp, fn = float(np.sum(~labels & predictions)), float(np.sum(labels & ~predictions))
-    denominator = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
-    return (tp * tn - fp * fn) / denominator ** 0.5 if denominator > 0 else 0.0
 
 
 @register

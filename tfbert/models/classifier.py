@@ -114,3 +114,6 @@ class Family:
 
     def export(self, recipe, materials, classifier: Classifier, run_dir):
         """The family's own files beside the raw-string SavedModel (the scratch model: model.keras, TFLite)."""
+
+    run = None  # a family that trains elsewhere (KerasHub, in a Keras 3 process): run(recipe, data, strategy,
+    # run_dir, compute=, verbose=, monitor=, config=) -> metrics.json, in place of `classify.run`'s steps
