@@ -11,6 +11,9 @@ Setups:
     tf xla static       `--jit-compile`: batches padded to a multiple of --pad-multiple, compiled with XLA
     tf xla static bf16  the same under `--precision mixed_bfloat16`
     torch               the PyTorch twin (its own venv) on the same batches, each padded to its longest row
+    keras3 ...          minilm only: the kerashub family (KerasHub's BertBackbone under Keras 3, exact GELU, Keras 3's
+                        AdamW) on the same batches, in a process per setup (benchmarks/kerashub_steps.py), on the
+                        TensorFlow backend with and without XLA and on JAX (always XLA, static shapes), f32 and bf16
 Every setup trains two passes over its batches and times each step of the second (the first traces the
 graph, compiles each shape with XLA and warms the allocator); --repeats runs all of it again, interleaved.
 Also measured in the same run: a 2048 x 2048 matmul's GFLOP/s in float32 and bfloat16, and each setup's
@@ -43,6 +46,14 @@ from tfbert.keras import keras, tf
 from tfbert.models import kantaibert, scratch
 from timing import StepTimer  # benchmarks/timing.py
 
+KERAS3_SETUPS = {  # name: (Keras 3 backend, Compute)
+    "keras3 tf dynamic": ("tensorflow", train.Compute()),
+    "keras3 tf dynamic bf16": ("tensorflow", train.Compute("mixed_bfloat16")),
+    "keras3 tf xla static": ("tensorflow", train.Compute(jit_compile=True)),
+    "keras3 tf xla static bf16": ("tensorflow", train.Compute("mixed_bfloat16", jit_compile=True)),
+    "keras3 jax xla static": ("jax", train.Compute(jit_compile=True)),
+    "keras3 jax xla static bf16": ("jax", train.Compute("mixed_bfloat16", jit_compile=True)),
+}
 SETUPS = {
     "tf dynamic": train.Compute(),
     "tf dynamic bf16": train.Compute("mixed_bfloat16"),
@@ -139,6 +150,24 @@ class MiniLM(Classifier):
                     tf.nest.map_structure(lambda t: tf.convert_to_tensor(t).numpy(), step(x, y))
                 seconds[name] = time.perf_counter() - started
         return seconds
+
+    def keras3_steps(self, backend, compute):
+        """Step seconds of the kerashub family on these batches (padded as `compute`'s shapes), and the shapes."""
+        lengths = pipeline.pad_lengths(self.max_length, compute.pad_multiple) if compute.jit_compile else None
+        batches = [(pipeline.pad_batch(tf.gather(self.ids, b), lengths).numpy(), self.labels[b]) for b in self.batches]
+        setup = {"model_dir": str(self.encoder.folder), "lr": 5e-5, "weight_decay": 0.01, "batches": len(batches),
+                 "precision": compute.precision, "jit_compile": compute.jit_compile}
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "batches.npz"
+            arrays = {f"{i}_{k}": v for i, (x, y) in enumerate(batches) for k, v in (("input_ids", x), ("labels", y))}
+            np.savez(path, setup=json.dumps(setup), **arrays)
+            env = {**os.environ, "KERAS_BACKEND": backend}
+            env.pop("TF_USE_LEGACY_KERAS", None)
+            done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "kerashub_steps.py"), str(path)],
+                                  capture_output=True, text=True, env=env)
+        if done.returncode:
+            sys.exit(f"the Keras 3 setup failed:\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])["step_seconds"], [x.shape for x, _ in batches]
 
     def peer(self):
         batches = []
@@ -296,6 +325,10 @@ def main(argv=None):
             for setup, compute in SETUPS.items():
                 started = time.perf_counter()
                 seconds, shapes = model.tf_steps(compute)
+                rows.setdefault(setup, []).append((seconds, shapes, time.perf_counter() - started))
+            for setup, (backend, compute) in (KERAS3_SETUPS.items() if hasattr(model, "keras3_steps") else ()):
+                started = time.perf_counter()
+                seconds, shapes = model.keras3_steps(backend, compute)
                 rows.setdefault(setup, []).append((seconds, shapes, time.perf_counter() - started))
             seconds = peer_steps(model, args.torch_python, args.threads)
             if seconds is not None:

@@ -75,8 +75,8 @@ def test_in_colab_install_adds_what_colab_lacks_puts_the_clone_on_the_path_and_s
 @pytest.mark.slow
 @pytest.mark.parametrize("name, expected, pictures", [
     ("agnews", ["659,592", "input_word_ids: (1, 32)", "sequence_output -> (1, 32, 20)", "| hub_frozen |",
-                "| hf_finetune |", "Trainable params:"], 4),
-    ("cola", ["MCC 0.000 (scikit-learn 0.000)", "| always 'acceptable' |", "| tuned |", "(p = "], 2),
+                "| hf_finetune |", "Trainable params:", "| kh_finetune |", "| kh_frozen |"], 4),
+    ("cola", ["MCC 0.000 (scikit-learn 0.000)", "| always 'acceptable' |", "| tuned |", "(p = ", "| kh_tuned |"], 2),
     ("kantaibert", ["parameters: 83,504,416", "held-out MLM loss", "pipeline"], 0),
     ("interpret", ["2 layers x 5 heads", "delta", "shap (", "lime (", "tfbert-attention", "tfbert-words",
                    "fine-tuned: ", "' at layer 2:"], 7),
@@ -103,3 +103,26 @@ def test_a_notebook_runs_top_to_bottom_in_its_smoke_setting(name, expected, pict
     shown = sum("image/png" in output.get("data", {}) for cell in executed.cells if cell.cell_type == "code"
                 for output in cell.get("outputs", []))
     assert shown == pictures
+
+
+def test_on_a_tpu_runtime_install_can_leave_the_tpu_to_jax_with_tensorflow_s_plain_build(monkeypatch, tmp_path):
+    commands = []
+    monkeypatch.setattr(notebook, "pip", lambda *args: commands.append(args))
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    monkeypatch.setattr(notebook.sysconfig, "get_paths", lambda: {"purelib": str(tmp_path)})
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(notebook, "installed", lambda name: None if name.startswith("tensorflow") else "0")
+    monkeypatch.setattr(notebook, "has_tpu", lambda: True)
+    notebook.install(ROOT, tpu_build=False)
+    assert commands[0][0] == "tensorflow==2.20.0" and not any("tpu" in arg for arg in sum(commands, ()))
+    assert "keras-hub==0.32.0" in commands[1]
+
+
+def test_describe_says_where_each_family_trains():
+    from tfbert import distribute
+
+    strategy = distribute.get_strategy("cpu")
+    on_tpu = notebook.families(strategy, jax="tpu")
+    assert on_tpu["kerashub --backend jax"] == "TPU" and on_tpu["kerashub --backend tensorflow"] == "one CPU"
+    assert on_tpu["scratch, hub, hf"].startswith(type(strategy).__name__)
+    assert notebook.families(strategy)["kerashub --backend jax"] == "CPU"  # this machine's JAX

