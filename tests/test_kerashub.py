@@ -179,9 +179,9 @@ def kh_runs(ag_news_dir, tiny_bert_dir, tmp_path_factory):
                              max_length=32, train_examples=96, backend="tensorflow", experiment="agnews")
     out = tmp_path_factory.mktemp("kh_runs")
     tensorflow = classify.run(recipe, data, distribute.get_strategy("cpu"), out / "tensorflow", verbose=0)
-    recipe = classify.Recipe(**{**recipe.fields(), "backend": "jax"})
-    job = kerashub.job(recipe, recipe.data(data), out / "jax", train.Compute(), verbose=0, monitor="val_accuracy",
-                       config={"variant": "kh_finetune"})
+    recipe, data = classify.Recipe(**{**recipe.fields(), "backend": "jax"}), recipe.data(data)
+    job = kerashub.job(recipe, data, out / "jax", train.Compute(), verbose=0, monitor="val_accuracy",
+                       config=recipe.config(data))
     run = "import runpy; runpy.run_module('tfbert.keras3.worker', run_name='__main__'); print('{}')"
     keras3(run, "jax", block_tensorflow=True, stdin=pickle.dumps(job))
     return data, out, {"tensorflow": tensorflow, "jax": files.read_json(out / "jax" / runs.METRICS)}
@@ -220,3 +220,15 @@ def test_without_tensorflow_a_jax_run_exports_model_keras_which_tensorflow_makes
     run = "import runpy; runpy.run_module('tfbert.keras3.worker', run_name='__main__')"
     assert keras3(run, "tensorflow", stdin=pickle.dumps(job))["max_abs_diff"] < 2e-6
     assert (run_dir / "saved_model" / "saved_model.pb").is_file()
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_interpret_reads_a_run_through_hf_s_bert_with_the_trained_weights(kh_runs, backend):
+    from tfbert import interpret
+
+    data, out, metrics = kh_runs
+    explainer = interpret.from_run(out / backend)
+    texts, expected = csv_probabilities(out / backend / runs.PREDICTIONS, 8)
+    assert np.abs(explainer.probabilities(texts) - np.array(expected)).max() < 2e-5  # the run's own answers
+    tokens, attention = explainer.attention(texts[0])
+    assert attention.shape == (2, 5, len(tokens), len(tokens))  # the tiny BERT's layers and heads

@@ -84,6 +84,12 @@ class Recipe:
             del fields["backend"]
         return fields
 
+    def config(self, data, args=None) -> dict:
+        """config.json's fields that the recipe and the data give (the trainer adds how it computes)."""
+        return dict(experiment=self.experiment, variant=self.variant, model_name=self.describe(), encoder=self.encoder,
+                    class_names=list(data.class_names), recipe=self.fields(), data=data.describe(),
+                    class_counts=data.class_counts(), args=args or {})
+
     def data(self, data):
         """`data` with the first `train_examples` training texts only."""
         if self.train_examples and self.train_examples < len(data.train):
@@ -237,11 +243,8 @@ def run(recipe: Recipe, data, strategy, run_dir, *, compute=train.Compute(), ver
     run_dir, data, family = Path(run_dir), recipe.data(data), FAMILIES[recipe.family]
     run_dir.mkdir(parents=True, exist_ok=True)
     if family.run:  # trains in a process of its own (Keras 3)
-        config = dict(experiment=recipe.experiment, variant=recipe.variant, model_name=recipe.describe(),
-                      encoder=recipe.encoder, class_names=list(data.class_names), recipe=recipe.fields(),
-                      data=data.describe(), class_counts=data.class_counts(), args=args or {})
         return family.run(recipe, data, strategy, run_dir, compute=compute, verbose=verbose, monitor=monitor,
-                          config=config)
+                          config=recipe.config(data, args))
     # Before seeding: a first TF-Hub export builds a randomly initialised encoder, which would move the head's
     # initial weights, so that a run with an empty cache and a run with a full one would differ.
     materials = family.prepare(recipe, data, cache, compute)
@@ -259,10 +262,9 @@ def run(recipe: Recipe, data, strategy, run_dir, *, compute=train.Compute(), ver
     trainer.compile(model, recipe.lr, int(warmup), recipe.weight_decay, recipe.adam_epsilon,
                     keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics,
                     family.jit_compile(recipe, compute))
-    runs.write_config(run_dir, runs.RunConfig(
-        recipe.experiment, recipe.variant, recipe.describe(), recipe.encoder if family.pretrained else "none",
-        list(data.class_names), recipe=recipe.fields(), model=family.model_config(recipe, num_classes),
-        data=data.describe(), class_counts=data.class_counts(), **trainer.header(), args=args or {}))
+    fields = recipe.config(data, args) | {"encoder": recipe.encoder if family.pretrained else "none"}
+    runs.write_config(run_dir, runs.RunConfig(**fields, model=family.model_config(recipe, num_classes),
+                                              **trainer.header()))
     summary = fit(recipe, model, trainer, inputs, run_dir, monitor, verbose)
     probabilities, more_scores = score(recipe, model, trainer, inputs, data, run_dir)
     family.export(recipe, materials, classifier, run_dir)

@@ -119,7 +119,11 @@ class BertExplainer:
 
     @classmethod
     def from_run(cls, run_dir):
-        """The best weights of a trained HF run directory (config.json and best/ written by `classify.run`)."""
+        """The best weights of a trained HF run directory (config.json and best/ written by `classify.run`); or of a
+        kerashub run, whose trained backbone HF's BERT reads from its hf_checkpoint/ (the same network, exact GELU
+        in both) and whose head weights fit HF's classifier layer."""
+        if runs.read_config(run_dir).recipe.get("family") == "kerashub":
+            return cls.from_kerashub_run(run_dir)
         explainer = cls.pretrained(run_dir)
         trainable = runs.read_config(run_dir).recipe["trainable"]
         trained = explainer.classifier.model if trainable else explainer.classifier.head  # what `classify.run` trained
@@ -128,16 +132,32 @@ class BertExplainer:
         return explainer
 
     @classmethod
+    def from_kerashub_run(cls, run_dir):
+        from tfbert import classify
+
+        config, checkpoint = runs.read_config(run_dir), Path(run_dir) / "hf_checkpoint"
+        if not (checkpoint / "model.safetensors").is_file():
+            raise FileNotFoundError(f"{checkpoint} is missing: the run did not finish (start its command again)")
+        recipe = classify.Recipe(**{**config.recipe, "family": "hf", "backend": None, "encoder": str(checkpoint)})
+        encoder = encoders.resolve(recipe.encoder, families=("hf",))
+        classifier = classify.build(recipe, encoder, len(config.class_names))
+        with np.load(checkpoint / "head.npz") as head:
+            classifier.head.set_weights([head[f"arr_{i}"] for i in range(len(head.files))])
+        return cls(classifier, encoder.vocab_file, config.class_names, recipe.pooling)
+
+    @classmethod
     def pretrained(cls, run_dir):
         """The run's model as it was before training (the pretrained encoder, a random head): what its layers
         knew beforehand."""
         from tfbert import classify
 
         config = runs.read_config(run_dir)
-        recipe = config.recipe or {}
+        recipe = dict(config.recipe or {})
+        if recipe.get("family") == "kerashub":  # its pretrained encoder, read by HF's BERT
+            recipe.update(family="hf", backend=None)
         if recipe.get("family") != "hf":
             raise ValueError(f"{run_dir} is a {config.variant or 'non-BERT'} run; interpretation needs an HF "
-                             "run (hf_frozen, hf_finetune, CoLA's tuned) or the scratch model: TF-Hub encoders "
+                             "or KerasHub run (hf_*, kh_*, CoLA's tuned and kh_tuned) or the scratch model: TF-Hub encoders "
                              "return no attention")
         recipe = classify.Recipe(**recipe)
         encoder = encoders.resolve(recipe.encoder, families=("hf",))

@@ -108,3 +108,36 @@ def pad(rows, length=None) -> np.ndarray:
     for i, row in enumerate(rows):
         padded[i, : min(len(row), length)] = row[:length]
     return padded
+
+
+def hf_weights(backbone: BertBackbone) -> dict:
+    """The backbone's weights under HF `BertModel`'s names and (PyTorch) layouts: KerasHub's converter inverted, so
+    that HF's BERT (and tfbert's interpretability tools, which read it) loads a model trained here."""
+    def value(variable):
+        return np.asarray(keras.ops.convert_to_numpy(variable), np.float32)
+
+    def dense(prefix, layer, hidden):  # Keras (in, ..., out) kernels -> HF (out, in) weights
+        kernel = value(layer.kernel)
+        kernel = kernel.reshape(hidden, -1) if kernel.shape[0] == hidden else kernel.reshape(-1, hidden)
+        return {f"{prefix}.weight": kernel.T.copy(), f"{prefix}.bias": value(layer.bias).reshape(-1)}
+
+    def norm(prefix, layer):
+        return {f"{prefix}.weight": value(layer.gamma), f"{prefix}.bias": value(layer.beta)}
+
+    h = backbone.hidden_dim
+    weights = {"embeddings.word_embeddings.weight": value(backbone.token_embedding.embeddings),
+               "embeddings.position_embeddings.weight": value(backbone.position_embedding.position_embeddings),
+               "embeddings.token_type_embeddings.weight": value(backbone.segment_embedding.embeddings),
+               **norm("embeddings.LayerNorm", backbone.embeddings_layer_norm),
+               **dense("pooler.dense", backbone.pooled_dense, h)}
+    for i, block in enumerate(backbone.transformer_layers):
+        layer, attention = f"encoder.layer.{i}", block._self_attention_layer
+        for name, part in (("query", attention.query_dense), ("key", attention.key_dense),
+                           ("value", attention.value_dense)):
+            weights |= dense(f"{layer}.attention.self.{name}", part, h)
+        weights |= dense(f"{layer}.attention.output.dense", attention.output_dense, h)
+        weights |= norm(f"{layer}.attention.output.LayerNorm", block._self_attention_layer_norm)
+        weights |= dense(f"{layer}.intermediate.dense", block._feedforward_intermediate_dense, h)
+        weights |= dense(f"{layer}.output.dense", block._feedforward_output_dense, h)
+        weights |= norm(f"{layer}.output.LayerNorm", block._feedforward_layer_norm)
+    return weights

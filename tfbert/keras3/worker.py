@@ -10,7 +10,7 @@ fields, the data, the run directory, the encoder's folder, the monitor and confi
     inputs    every split tokenized once by KerasHub's tokenizer; frozen: the backbone's features, once
     fit       AdamW + linear warmup/decay, best epoch by validation score, resumable (`fit.fit`)
     score     predictions.csv, metrics.json (`tfbert.evaluate`)
-    export    model.keras; the raw-string SavedModel, made on the TensorFlow backend (from model.keras when the run
+    export    hf_checkpoint/ (the trained backbone as an HF BERT folder, and the head), model.keras; the raw-string SavedModel, made on the TensorFlow backend (from model.keras when the run
               was on JAX, in a second process), checked against the run's own test probabilities
 
 On JAX every step is compiled with XLA, so batches have static shapes (a few padded lengths, full training batches).
@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import time
@@ -32,6 +33,7 @@ from tfbert import errors, evaluate, files, runlog, runs
 from tfbert.keras3 import bert, fit
 
 MODEL = "model.keras"  # the Keras 3 model, ids -> logits: reloads on either backend
+HF_CHECKPOINT = "hf_checkpoint"  # the trained backbone as an HF BERT folder, and head.npz: what `interpret` reads
 SAVED_MODEL = "saved_model"
 EXPORT_CHECK = 64  # test texts the SavedModel answers, compared with the model's own probabilities
 
@@ -196,11 +198,26 @@ def run(recipe: dict, compute: dict, data, run_dir, folder, lower_case: bool, mo
                                    more_probabilities, class_names)
         more.update(evaluate.scores(split, more_probabilities, prefix=name))
     test = probabilities("test")
+    write_hf_checkpoint(backbone, head, folder, run_dir / HF_CHECKPOINT)
     served_diff = export(model, tokenizer, run_dir, class_names, data.test.texts[:EXPORT_CHECK], test[:EXPORT_CHECK])
     return evaluate.write_test_results(
         run_dir, data.test, test, class_names, **parameter_counts(model), **more, **summary,
         feature_seconds=feature_seconds, saved_model_max_abs_diff=served_diff, backend=setup.backend,
         skipped_rows=data.skipped.summary())
+
+
+def write_hf_checkpoint(backbone, head, folder, path: Path):
+    """The backbone's (best) weights as an HF BERT checkpoint (model.safetensors in PyTorch's names, the encoder's
+    config and vocabulary), and the head's kernel and bias in head.npz."""
+    from safetensors.numpy import save_file
+
+    with files.atomic(path) as tmp:
+        tmp.mkdir()
+        save_file(bert.hf_weights(backbone), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        for name in ("config.json", "vocab.txt", "tokenizer_config.json"):
+            if (Path(folder) / name).is_file():
+                shutil.copyfile(Path(folder) / name, tmp / name)
+        np.savez(tmp / "head.npz", *[keras.ops.convert_to_numpy(w) for w in head.weights])
 
 
 def export(model, tokenizer: bert.Tokenizer, run_dir: Path, class_names, texts, probabilities) -> float | None:
