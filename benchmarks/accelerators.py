@@ -308,6 +308,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, nargs=3, default=[12, 40, 6], metavar=("MINILM", "SCRATCH", "KANTAIBERT"),
                         help="batches per pass (default: 12 40 6)")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--setups", nargs="+", choices=[*SETUPS, *KERAS3_SETUPS, "torch"],
+                        help="only these setups (default: all); the record's name then ends in -some")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--torch-python", type=Path, default=ROOT / ".venv-torch" / "bin" / "python")
     args = parser.parse_args(argv)
@@ -323,14 +325,19 @@ def main(argv=None):
         rows = {}
         for repeat in range(args.repeats):
             for setup, compute in SETUPS.items():
+                if args.setups and setup not in args.setups:
+                    continue
                 started = time.perf_counter()
                 seconds, shapes = model.tf_steps(compute)
                 rows.setdefault(setup, []).append((seconds, shapes, time.perf_counter() - started))
             for setup, (backend, compute) in (KERAS3_SETUPS.items() if hasattr(model, "keras3_steps") else ()):
+                if args.setups and setup not in args.setups:
+                    continue
                 started = time.perf_counter()
                 seconds, shapes = model.keras3_steps(backend, compute)
                 rows.setdefault(setup, []).append((seconds, shapes, time.perf_counter() - started))
-            seconds = peer_steps(model, args.torch_python, args.threads)
+            seconds = peer_steps(model, args.torch_python, args.threads) if not args.setups or "torch" in args.setups \
+                else None
             if seconds is not None:
                 shapes = [(b["input_ids"].shape, (b["input_ids"].size,)) if name == "kantaibert"
                           else b["input_ids"].shape for b in model.peer()[1]]  # HF's loss projects every token
@@ -352,12 +359,12 @@ def main(argv=None):
                           "-" if total is None else round(total)])
         print(records.markdown(columns, table))
         units = devices.bf16_units() or "no-bf16-units"  # records of CPUs of each kind stand side by side
-        records.write("accelerators", f"{name}-{units}", kind="table", columns=columns, rows=table,
+        records.write("accelerators", f"{name}-{units}{'-some' if args.setups else ''}", kind="table", columns=columns, rows=table,
                       command=records.command_line(__file__, argv),
                       label=f"{name}, {model.unit}/s, {len(model.batches)} batches of {model.batch_size}, CPU bf16 "
                       f"units: {units} (matmul: f32 {peaks['float32']:.0f}, bf16 {peaks['bfloat16']:.0f} GFLOP/s)")
         sys.stdout.flush()
-        if hasattr(model, "breakdown"):  # where a float32 step's time goes
+        if hasattr(model, "breakdown") and not args.setups:  # where a float32 step's time goes
             seconds = model.breakdown()
             step = sum(rows["tf dynamic"][-1][0])
             forward_flops = sum(model.flops(shape) for shape in rows["tf dynamic"][-1][1]) / 3

@@ -25,7 +25,7 @@ def rows(results_md: str) -> list[list]:
     table = []
     for line in lines[1:]:
         cells = dict(zip(header, (cell.strip() for cell in line.strip("|").split("|"))))
-        if cells["variant"].startswith(("hub_", "hf_", "scratch")):
+        if cells["variant"].startswith(("hub_", "hf_", "kh_", "scratch")):
             table.append([cells["variant"], float(cells["test accuracy"]), cells["epochs (best)"],
                           cells["train time"], float(cells["train examples/s"])])
     return table

@@ -94,9 +94,9 @@ def section(task, records_of_task) -> list[str]:
     tables = [r for r in records_of_task if r["kind"] == "table"]
     for record in (r for r in tables if r["name"] not in compact):
         lines += table(record) + [""]
-    listed = [f"- more: {r['label']} ({where(r)}): `benchmarks/results/{r['task']}/{r['name']}.json`"
-              for r in tables if r["name"] in compact]
-    lines += [*listed, ""] if listed else []
+    listed = [f"`{r['name']}` ({r['label']}; {where(r)})" for r in tables if r["name"] in compact]
+    lines += [f"More, kept in `benchmarks/results/{task['task']}/NAME.json`: " + "; ".join(listed) + ".", ""] \
+        if listed else []
     for picture in task.get("plots", []):
         lines += [f"![{picture}](benchmarks/results/{picture}.png)", ""]
     lines += ["Findings:"] + [f"- {finding}" for finding in task["findings"]] + [""]

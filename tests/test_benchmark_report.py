@@ -29,7 +29,7 @@ def test_every_record_says_what_was_run_where_and_when_and_the_page_stays_a_refe
         assert record["provenance"], where
         assert record["kind"] == "table" or record["values"], where
     text = (ROOT / "BENCHMARKS.md").read_text()
-    assert text.count("\n") <= 250
+    assert text.count("\n") <= 260
     assert not re.search(r"\b(session|issue)s?\b", text, re.I)
     assert {task["task"] for task in tasks()} == {record["task"] for record in records.load()}
 

@@ -167,6 +167,25 @@ print(json.dumps({"epochs": epochs, "static": [list(static[k][0].shape) for k in
     assert {width for _, width in result["static"]} <= {16, 32, 48, 64}
 
 
+def test_the_keras_3_mcc_metric_is_scikit_learn_s_and_honours_weights():
+    from sklearn.metrics import matthews_corrcoef
+
+    rng = np.random.default_rng(0)
+    labels, predicted = rng.integers(0, 2, 50), rng.integers(0, 2, 50)
+    code = f"""
+import json, numpy as np
+from tfbert.keras3.worker import MatthewsCorrelation
+labels, predicted = np.array({labels.tolist()}), np.array({predicted.tolist()})
+metric = MatthewsCorrelation()
+metric.update_state(labels, np.eye(2)[predicted])
+weighted = MatthewsCorrelation()
+weighted.update_state(np.r_[labels, 1 - labels], np.eye(2)[np.r_[predicted, predicted]], np.r_[np.ones(50), np.zeros(50)])
+print(json.dumps([float(metric.result()), float(weighted.result())]))
+"""
+    plain, weighted = keras3(code, "jax", block_tensorflow=True)
+    assert plain == pytest.approx(matthews_corrcoef(labels, predicted), abs=1e-6) and weighted == pytest.approx(plain)
+
+
 @pytest.fixture(scope="module")
 def kh_runs(ag_news_dir, tiny_bert_dir, tmp_path_factory):
     """The kerashub family on the synthetic AG News, 2 epochs: fine-tuned by `classify.run` on TensorFlow; and on

@@ -103,12 +103,6 @@ def build(recipe: Recipe, materials, num_classes: int):
     return build_classifier(adapter, num_classes, recipe.pooling, recipe.dropout, recipe.seed)
 
 
-def splits_of(data) -> dict:
-    """Every split of `data` by name: train, validation (unless empty), test and the extra scored sets."""
-    validation = {"validation": data.validation} if len(data.validation) else {}
-    return {"train": data.train, **validation, "test": data.test, **data.more_tests}
-
-
 def read_features(path: Path, inputs) -> tuple[dict, float] | None:
     """What `cached_features` saved in `path`, or None (with a notice) if the file is damaged or for other data."""
     try:
@@ -152,7 +146,7 @@ class Inputs:
 
 
 def prepare_inputs(recipe: Recipe, classifier, data, trainer, run_dir: Path) -> Inputs:
-    splits = splits_of(data)
+    splits = data.scored_splits()
     labels = {name: split.labels for name, split in splits.items()}
     ids = {name: classifier.ids(split.texts) for name, split in splits.items()}  # (N, None) each, before the model
     lengths = {name: split_ids.row_lengths().numpy() for name, split_ids in ids.items()}

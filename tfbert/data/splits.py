@@ -43,6 +43,11 @@ class TextClassificationData:
         parts = [part for split in splits.values() for part in (split.texts, split.labels)]
         return fingerprint(self.class_names, *parts)
 
+    def scored_splits(self) -> dict:
+        """Every split by name: train, validation (unless empty), test and the extra scored sets."""
+        validation = {"validation": self.validation} if len(self.validation) else {}
+        return {"train": self.train, **validation, "test": self.test, **self.more_tests}
+
     def class_counts(self) -> list[int]:
         """Training examples per class."""
         return np.bincount(self.train.labels, minlength=len(self.class_names)).tolist()

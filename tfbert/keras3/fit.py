@@ -11,6 +11,8 @@ into chunks of `BUCKET_BATCHES` batches, each sorted by length, the batches shuf
 its longest text, or with static shapes (XLA, and always on JAX, which compiles once per shape) to the first of
 `pad_lengths` that holds it, full training batches, and evaluation filler rows weighted 0.
 """
+import importlib.util
+
 import keras
 import numpy as np
 
@@ -165,7 +167,6 @@ def load_weights(model, path):
 
 def has_tensorflow() -> bool:
     """Whether TensorBoard logs can be written (Keras 3's TensorBoard callback writes them with TensorFlow)."""
-    import importlib.util
     return importlib.util.find_spec("tensorflow") is not None
 
 

@@ -69,21 +69,17 @@ class Setup:
         return fit.Batches(inputs, labels, self.batch_size, order=order, full=self.static_shapes, pad_to=self.pad_to)
 
 
-def splits_of(data) -> dict:
-    """Every split of `data` by name: train, validation (unless empty), test and the extra scored sets."""
-    validation = {"validation": data.validation} if len(data.validation) else {}
-    return {"train": data.train, **validation, "test": data.test, **data.more_tests}
-
-
 def features_once(features_model, ids: dict, lengths: dict, setup: Setup, path: Path) -> tuple[dict, float]:
     """{split: (N, H)} float32 features of the frozen backbone, computed once (kept in `path`), and the seconds the
     training split took."""
-    try:
-        with np.load(path) as saved:
-            if all(len(saved[name]) == len(ids[name]) for name in ids):
-                return {name: saved[name] for name in ids}, float(saved["train_seconds"])
-    except (OSError, ValueError, KeyError, EOFError):
-        pass  # none yet, damaged or for other data: computed again
+    if path.exists():
+        try:
+            with np.load(path) as saved:
+                if all(len(saved[name]) == len(ids[name]) for name in ids):
+                    return {name: saved[name] for name in ids}, float(saved["train_seconds"])
+            print(f"notice: {path} holds features of other data; computing them again", file=sys.stderr)
+        except (OSError, ValueError, KeyError, EOFError) as e:
+            print(f"notice: {path} is damaged ({type(e).__name__}); computing the features again", file=sys.stderr)
     features, seconds = {}, {}
     for name, split_ids in ids.items():
         started = time.perf_counter()
@@ -151,7 +147,7 @@ def run(recipe: dict, compute: dict, data, run_dir, folder, lower_case: bool, mo
     model, features_model, head = bert.classifier(backbone, len(class_names), recipe["pooling"], recipe["dropout"],
                                                   recipe["seed"])
     tokenizer = bert.Tokenizer(Path(folder) / "vocab.txt", lower_case, recipe["max_length"])
-    splits = splits_of(data)
+    splits = data.scored_splits()
     ids = {name: tokenizer(split.texts) for name, split in splits.items()}  # N lists of ids each
     lengths = {name: np.array([len(row) for row in rows]) for name, rows in ids.items()}
     values, feature_seconds = ids, 0.0
