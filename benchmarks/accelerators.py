@@ -43,8 +43,8 @@ import records
 from tfbert import classify, devices, encoders, errors, train
 from tfbert.data import OfflineError, ag_news, bpe, kant, mlm, pipeline
 from tfbert.keras import keras, tf
-from tfbert.models import kantaibert, scratch
-from timing import StepTimer  # benchmarks/timing.py
+from tfbert.models import kantaibert, kerashub, scratch
+from timing import step_timer  # benchmarks/timing.py
 
 KERAS3_SETUPS = {  # name: (Keras 3 backend, Compute)
     "keras3 tf dynamic": ("tensorflow", train.Compute()),
@@ -161,10 +161,8 @@ class MiniLM(Classifier):
             path = Path(tmp) / "batches.npz"
             arrays = {f"{i}_{k}": v for i, (x, y) in enumerate(batches) for k, v in (("input_ids", x), ("labels", y))}
             np.savez(path, setup=json.dumps(setup), **arrays)
-            env = {**os.environ, "KERAS_BACKEND": backend}
-            env.pop("TF_USE_LEGACY_KERAS", None)
             done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "kerashub_steps.py"), str(path)],
-                                  capture_output=True, text=True, env=env)
+                                  capture_output=True, text=True, env=kerashub.environment(backend))
         if done.returncode:
             sys.exit(f"the Keras 3 setup failed:\n{done.stderr[-3000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])["step_seconds"], [x.shape for x, _ in batches]
@@ -278,7 +276,7 @@ def fit_twice(model, batches) -> list[float]:
     dataset = tf.data.Dataset.from_tensors(batches[0])
     for batch in batches[1:]:
         dataset = dataset.concatenate(tf.data.Dataset.from_tensors(batch))
-    timer = StepTimer()
+    timer = step_timer(keras)
     model.fit(dataset, epochs=2, verbose=0, callbacks=[timer])
     return timer.seconds[len(batches):]
 

@@ -29,7 +29,7 @@ from tfbert import classify, encoders, errors, optim, train
 from tfbert.data import ag_news, pipeline
 from tfbert.data.wordpiece import WordPiece
 from tfbert.keras import keras, tf
-from timing import StepTimer  # benchmarks/timing.py
+from timing import step_timer  # benchmarks/timing.py
 
 
 def tf_examples_per_second(family, texts, labels, batches, total_steps):
@@ -45,7 +45,7 @@ def tf_examples_per_second(family, texts, labels, batches, total_steps):
     index = tf.ragged.constant(batches)
     dataset = tf.data.Dataset.from_tensor_slices(index).map(
         lambda i: (pipeline.gather_batch(inputs, i), tf.gather(labels, i))).prefetch(2)
-    timer = StepTimer()
+    timer = step_timer(keras)
     model.fit(dataset, epochs=1, verbose=0, callbacks=[timer])
     sizes = [len(b) for b in batches]
     return sum(sizes[2:]) / sum(timer.seconds[2:])

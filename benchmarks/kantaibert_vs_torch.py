@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 import records
 from tfbert import errors, optim
 from tfbert.data import bpe, kant, mlm
-from tfbert.keras import tf
-from timing import StepTimer  # benchmarks/timing.py
+from tfbert.keras import keras, tf
+from timing import step_timer  # benchmarks/timing.py
 from tfbert.models import kantaibert
 from transformers import TFRobertaForMaskedLM
 
@@ -71,7 +71,7 @@ def main(argv=None):
         tf.keras.utils.set_random_seed(seed)  # the same initial weights for both
         model = kantaibert.build_model(config, model_class)
         model.compile(optim.create_adamw(lr, schedule_steps, 0, weight_decay=0.0))
-        timer = StepTimer()
+        timer = step_timer(keras)
         model.fit(train_batches, epochs=1, verbose=0, callbacks=[timer])  # one trace for all batch shapes
         held_out_loss = float(np.mean([float(tf.reduce_mean(model(b, training=False).loss)) for b in held_out]))
         results[f"{name} (TF {tf.__version__})"] = {"step_seconds": timer.seconds, "mean_train_loss": timer.last_loss,

@@ -9,25 +9,12 @@ The .npz holds `setup` (JSON: model_dir, lr, weight_decay, precision, jit_compil
 """
 import json
 import sys
-import time
 
 import keras
 import numpy as np
 
 from tfbert.keras3 import bert, fit
-
-
-class StepTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.started = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        float(logs["loss"])  # waits for the step to finish
-        self.seconds.append(time.perf_counter() - self.started)
+from timing import step_timer  # benchmarks/timing.py
 
 
 class Given(keras.utils.PyDataset):
@@ -53,7 +40,7 @@ def main(path):
     steps = 2 * len(batches)
     model.compile(fit.adamw(setup["lr"], steps, steps // 10, setup["weight_decay"]),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=setup["jit_compile"])
-    timer = StepTimer()
+    timer = step_timer(keras)
     model.fit(Given(batches), epochs=2, verbose=0, shuffle=False, callbacks=[timer])
     print(json.dumps({"step_seconds": timer.seconds[len(batches):]}))
 

@@ -3,7 +3,6 @@
 Keras 3 code runs in processes of its own (as the family runs it), on a tiny random HF BERT checkpoint.
 """
 import json
-import os
 import pickle
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 
 from tfbert import classify, files, runs, train
 from tfbert.data import ag_news
+from tfbert.models import kerashub
 
 from conftest import ROOT, csv_probabilities, serve_with_plain_tensorflow
 
@@ -24,9 +24,8 @@ def keras3(code: str, backend: str, *args, block_tensorflow=False, stdin=None) -
     """Runs `code` in a Python process with Keras 3 on `backend` (TensorFlow unimportable with `block_tensorflow`);
     the JSON it prints last."""
     prelude = BLOCK_TENSORFLOW if block_tensorflow else ""
-    env = {**os.environ, "KERAS_BACKEND": backend}
-    env.pop("TF_USE_LEGACY_KERAS", None)
-    done = subprocess.run([sys.executable, "-c", prelude + code, *map(str, args)], cwd=ROOT, env=env, input=stdin,
+    done = subprocess.run([sys.executable, "-c", prelude + code, *map(str, args)], cwd=ROOT,
+                          env=kerashub.environment(backend), input=stdin,
                           capture_output=True, timeout=600)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     return json.loads(done.stdout.decode().strip().splitlines()[-1])
@@ -191,7 +190,6 @@ def kh_runs(ag_news_dir, tiny_bert_dir, tmp_path_factory):
     """The kerashub family on the synthetic AG News, 2 epochs: fine-tuned by `classify.run` on TensorFlow; and on
     JAX, by the worker the family starts, in a process where TensorFlow cannot be imported."""
     from tfbert import distribute
-    from tfbert.models import kerashub
 
     data = ag_news.load(ag_news_dir, offline=True)
     recipe = classify.Recipe("kerashub", encoder=str(tiny_bert_dir), epochs=2, lr=1e-3, batch_size=16,
@@ -206,6 +204,7 @@ def kh_runs(ag_news_dir, tiny_bert_dir, tmp_path_factory):
     return data, out, {"tensorflow": tensorflow, "jax": files.read_json(out / "jax" / runs.METRICS)}
 
 
+@pytest.mark.slow  # an end-to-end run on each backend (the shared kh_runs)
 def test_a_run_on_either_backend_writes_the_run_directory_the_other_families_write(kh_runs):
     data, out, metrics = kh_runs
     for backend in ("tensorflow", "jax"):
@@ -219,6 +218,7 @@ def test_a_run_on_either_backend_writes_the_run_directory_the_other_families_wri
     assert runs.read_config(out / "jax").compute["static_shapes"]  # JAX compiles every step: fixed shapes
 
 
+@pytest.mark.slow  # an end-to-end run on each backend (the shared kh_runs)
 def test_the_raw_string_savedmodel_answers_as_the_model_did(kh_runs, tmp_path):
     data, out, metrics = kh_runs
     assert metrics["tensorflow"]["saved_model_max_abs_diff"] < 1e-5
@@ -228,6 +228,7 @@ def test_the_raw_string_savedmodel_answers_as_the_model_did(kh_runs, tmp_path):
     assert "keras_hub" not in modules
 
 
+@pytest.mark.slow  # an end-to-end run on each backend (the shared kh_runs)
 def test_without_tensorflow_a_jax_run_exports_model_keras_which_tensorflow_makes_a_savedmodel_of(kh_runs,
                                                                                                  tiny_bert_dir):
     data, out, metrics = kh_runs
@@ -241,6 +242,7 @@ def test_without_tensorflow_a_jax_run_exports_model_keras_which_tensorflow_makes
     assert (run_dir / "saved_model" / "saved_model.pb").is_file()
 
 
+@pytest.mark.slow  # an end-to-end run on each backend (the shared kh_runs)
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_interpret_reads_a_run_through_hf_s_bert_with_the_trained_weights(kh_runs, backend):
     from tfbert import interpret

@@ -20,9 +20,7 @@ on them; their training time includes that feature pass.
 """
 import dataclasses
 import functools
-import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -103,27 +101,11 @@ def build(recipe: Recipe, materials, num_classes: int):
     return build_classifier(adapter, num_classes, recipe.pooling, recipe.dropout, recipe.seed)
 
 
-def read_features(path: Path, inputs) -> tuple[dict, float] | None:
-    """What `cached_features` saved in `path`, or None (with a notice) if the file is damaged or for other data."""
-    try:
-        with np.load(path) as saved:
-            features = {name: saved[name] for name in inputs}
-            train_seconds = float(saved["train_seconds"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        print(f"notice: {path} is damaged ({type(e).__name__}: {e}); computing the features again", file=sys.stderr)
-        return None
-    for name, array in features.items():
-        if len(array) != (expected := int(inputs[name].shape[0])):
-            print(f"notice: {path} holds {len(array)} {name} features, not {expected}; computing them again",
-                  file=sys.stderr)
-            return None
-    return features, train_seconds
-
-
 def cached_features(features_model, inputs, trainer, path: Path):
     """{split: (N, H)} float32 encoder features, computed once (or read from `path`), and the seconds the train
     split took."""
-    if path.exists() and (saved := read_features(path, inputs)) is not None:
+    counts = {name: int(ids.shape[0]) for name, ids in inputs.items()}
+    if path.exists() and (saved := files.read_features(path, counts)) is not None:
         return saved
     features, seconds = {}, {}
     for name, ids in inputs.items():
@@ -131,8 +113,7 @@ def cached_features(features_model, inputs, trainer, path: Path):
         features[name] = evaluate.predict_by_length(features_model, ids, eval_batches=trainer.eval_batches
                                                     ).astype(np.float32)
         seconds[name] = time.perf_counter() - started
-    with files.atomic(path) as tmp:
-        np.savez(tmp, **features, train_seconds=seconds["train"])
+    files.write_features(path, features, seconds["train"])
     return features, seconds["train"]
 
 

@@ -1,4 +1,5 @@
-"""Files that survive a kill: atomic writes (a temporary name, then one rename), JSON, sha256, figures, the cache.
+"""Files that survive a kill: atomic writes (a temporary name, then one rename), JSON, sha256, figures, the cache,
+frozen features.
 
     with files.atomic(run_dir / "model.keras") as tmp:
         model.save(tmp)
@@ -10,7 +11,11 @@ import hashlib
 import json
 import os
 import shutil
+import sys
+import zipfile
 from pathlib import Path
+
+import numpy as np
 
 CACHE_VARIABLE = "TFBERT_CACHE"
 TEMPORARY = ".tmp-"  # prefix of what `atomic` writes before its rename
@@ -98,3 +103,27 @@ def sha256(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def write_features(path, features: dict, train_seconds: float):
+    """A frozen encoder's {split: (N, H)} features, and the seconds the training split took, in one .npz."""
+    with atomic(path) as tmp:
+        np.savez(tmp, **features, train_seconds=train_seconds)
+
+
+def read_features(path, counts: dict) -> tuple[dict, float] | None:
+    """What `write_features` saved in `path`, with `counts` ({split: N}) rows; or None (with a notice) if the file is
+    damaged or for other data."""
+    try:
+        with np.load(path) as saved:
+            features = {name: saved[name] for name in counts}
+            train_seconds = float(saved["train_seconds"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        print(f"notice: {path} is damaged ({type(e).__name__}: {e}); computing the features again", file=sys.stderr)
+        return None
+    for name, array in features.items():
+        if len(array) != counts[name]:
+            print(f"notice: {path} holds {len(array)} {name} features, not {counts[name]}; computing them again",
+                  file=sys.stderr)
+            return None
+    return features, train_seconds

@@ -16,23 +16,16 @@ restored from a checkpoint in the middle of training sees exactly the batches an
 """
 from typing import Callable
 
+from tfbert.data.lengths import BUCKET_BATCHES, pad_lengths  # noqa: F401  (part of this module's interface)
 from tfbert.keras import tf
 
 AUTOTUNE = tf.data.AUTOTUNE
-BUCKET_BATCHES = 50  # batches per sorting chunk: enough to find similar lengths, small enough to stay random
 
 
 def epoch_order(n: int, seed: int, epoch) -> tf.Tensor:
     """(n,) int32: a permutation of range(n) that depends only on (seed, epoch)."""
     key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
     return tf.argsort(tf.random.stateless_uniform([n], seed=key))
-
-
-def pad_lengths(max_length: int, multiple: int) -> tuple[int, ...]:
-    """The lengths static-shape batches are padded to: the multiples of `multiple` below `max_length`, and it."""
-    if multiple <= 0:
-        raise ValueError(f"the padding multiple must be positive, got {multiple}")
-    return tuple(range(multiple, max_length, multiple)) + (max_length,)
 
 
 def pad_batch(ids: tf.RaggedTensor, lengths=None, rows=None, pad_id=0):

@@ -17,15 +17,10 @@ import keras
 import numpy as np
 
 from tfbert import runlog
+from tfbert.data.lengths import BUCKET_BATCHES, pad_lengths  # noqa: F401  (pad_lengths: part of this interface)
 from tfbert.keras3.bert import pad
 
-BUCKET_BATCHES = 50  # as tfbert.data.pipeline
 NO_WEIGHT_DECAY = ("bias", "gamma", "beta")  # Keras 3 variable names of biases and LayerNorm scales/offsets
-
-
-def pad_lengths(max_length: int, multiple: int) -> tuple[int, ...]:
-    """The lengths static-shape batches are padded to: the multiples of `multiple` below `max_length`, and it."""
-    return tuple(range(multiple, max_length, multiple)) + (max_length,)
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:

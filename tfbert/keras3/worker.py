@@ -42,8 +42,7 @@ EXPORT_CHECK = 64  # test texts the SavedModel answers, compared with the model'
 class Setup:
     """How this process trains: the backend's compiler and shapes, the batch and the steps."""
     backend: str
-    jit_compile: bool
-    static_shapes: bool
+    jit_compile: bool  # on JAX always: JAX compiles every step with XLA
     batch_size: int
     steps_per_epoch: int
     pad_to: tuple | None
@@ -51,12 +50,16 @@ class Setup:
     @classmethod
     def of(cls, recipe: dict, compute: dict, examples: int) -> "Setup":
         backend = keras.backend.backend()
-        jit = backend == "jax" or compute["jit_compile"]  # JAX compiles every step with XLA
-        static = jit
+        jit = backend == "jax" or compute["jit_compile"]
         batch = recipe["batch_size"]
-        steps = examples // batch if static else -(-examples // batch)
-        pad_to = fit.pad_lengths(recipe["max_length"], compute["pad_multiple"]) if static else None
-        return cls(backend, jit, static, batch, steps, pad_to)
+        steps = examples // batch if jit else -(-examples // batch)
+        pad_to = fit.pad_lengths(recipe["max_length"], compute["pad_multiple"]) if jit else None
+        return cls(backend, jit, batch, steps, pad_to)
+
+    @property
+    def static_shapes(self) -> bool:
+        """Fixed batch shapes, as XLA compiles one program per shape."""
+        return self.jit_compile
 
     def header(self, compute: dict, examples: int) -> dict:
         """config.json's account of how the run was computed."""
@@ -72,22 +75,15 @@ class Setup:
 def features_once(features_model, ids: dict, lengths: dict, setup: Setup, path: Path) -> tuple[dict, float]:
     """{split: (N, H)} float32 features of the frozen backbone, computed once (kept in `path`), and the seconds the
     training split took."""
-    if path.exists():
-        try:
-            with np.load(path) as saved:
-                if all(len(saved[name]) == len(ids[name]) for name in ids):
-                    return {name: saved[name] for name in ids}, float(saved["train_seconds"])
-            print(f"notice: {path} holds features of other data; computing them again", file=sys.stderr)
-        except (OSError, ValueError, KeyError, EOFError) as e:
-            print(f"notice: {path} is damaged ({type(e).__name__}); computing the features again", file=sys.stderr)
+    if path.exists() and (saved := files.read_features(path, {name: len(rows) for name, rows in ids.items()})):
+        return saved
     features, seconds = {}, {}
     for name, split_ids in ids.items():
         started = time.perf_counter()
         batches = setup.eval_batches(split_ids, None, evaluate.by_length(lengths[name]))
         features[name] = fit.predict_in_order(features_model, batches, len(split_ids)).astype(np.float32)
         seconds[name] = time.perf_counter() - started
-    with files.atomic(path) as tmp:
-        np.savez(tmp, **features, train_seconds=seconds["train"])
+    files.write_features(path, features, seconds["train"])
     return features, seconds["train"]
 
 

@@ -108,10 +108,8 @@ class HubFamily(Family):
 class HfFamily(Family):
     """HF `TFBertForSequenceClassification` on the encoder's local (or downloaded) checkpoint."""
 
-    def describe(self, recipe) -> str:
-        pooling = ", mean pooling" if recipe.pooling == "mean" else ""
-        return (f"{recipe.encoder} via HF TFBertForSequenceClassification{pooling}, "
-                f"{'fine-tuned' if recipe.trainable else 'frozen'}")
+    def via(self, recipe) -> str:
+        return "HF TFBertForSequenceClassification"
 
     def check(self, recipe):
         return encoders.resolve(recipe.encoder, families=("hf",))

@@ -90,7 +90,12 @@ class Family:
     pretrained = True  # config.json names the recipe's encoder
 
     def describe(self, recipe) -> str:
-        """How tables name the model."""
+        """How tables name the model: "ENCODER via `via`[, mean pooling], fine-tuned|frozen"."""
+        pooling = ", mean pooling" if recipe.pooling == "mean" else ""
+        return f"{recipe.encoder} via {self.via(recipe)}{pooling}, {'fine-tuned' if recipe.trainable else 'frozen'}"
+
+    def via(self, recipe) -> str:
+        """What `describe` says the encoder runs through."""
         raise NotImplementedError
 
     def check(self, recipe):

@@ -28,10 +28,8 @@ PACKAGES = {"tensorflow": ("keras_hub",), "jax": ("keras_hub", "jax")}
 class Family(BaseFamily):
     """KerasHub's `BertBackbone` (exact GELU) from the encoder's HF folder, trained under Keras 3."""
 
-    def describe(self, recipe) -> str:
-        pooling = ", mean pooling" if recipe.pooling == "mean" else ""
-        return (f"{recipe.encoder} via KerasHub BertBackbone (Keras 3, {recipe.backend}){pooling}, "
-                f"{'fine-tuned' if recipe.trainable else 'frozen'}")
+    def via(self, recipe) -> str:
+        return f"KerasHub BertBackbone (Keras 3, {recipe.backend})"
 
     def check(self, recipe):
         if recipe.backend not in BACKENDS:
@@ -46,9 +44,14 @@ class Family(BaseFamily):
         if strategy.num_replicas_in_sync > 1:
             print(f"warning: {recipe.variant} trains on one device (Keras 3 runs in its own process, outside "
                   f"{type(strategy).__name__})", file=sys.stderr)
-        env = {**os.environ, "KERAS_BACKEND": recipe.backend}
-        env.pop("TF_USE_LEGACY_KERAS", None)  # tfbert.keras's setting for Keras 2: not the child's
-        return child(job(recipe, data, run_dir, compute, verbose, monitor, config), env)
+        return child(job(recipe, data, run_dir, compute, verbose, monitor, config), environment(recipe.backend))
+
+
+def environment(backend: str) -> dict:
+    """This process's environment for a Keras 3 process on `backend`."""
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    env.pop("TF_USE_LEGACY_KERAS", None)  # tfbert.keras's setting for Keras 2: not the child's
+    return env
 
 
 def job(recipe, data, run_dir, compute, verbose, monitor, config) -> dict:
