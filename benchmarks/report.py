@@ -162,7 +162,7 @@ def plot(tasks, all_records, folder: Path):
         if record["kind"] == "table" and any(column.startswith("vs torch") for column in record["columns"]):
             column = next(i for i, c in enumerate(record["columns"]) if c.startswith("vs torch"))
             for row in record["rows"]:
-                if not str(row[0]).startswith(("torch", "PyTorch")):
+                if not str(row[0]).startswith(("torch", "PyTorch")) and row[column] != "-":  # "-": no peer ran
                     ratios.append((f"{record['name']}: {row[0]}", float(str(row[column]).rstrip("x"))))
     fig, ax = plt.subplots(figsize=(9, 0.3 * len(ratios) + 1.2))
     ax.barh(range(len(ratios)), [r for _, r in ratios], color="tab:green")

@@ -176,10 +176,18 @@ def tiny_encoder(tiny_bert_dir):
 
 
 @pytest.fixture(scope="session")
-def tiny_hub_pair(tiny_bert_dir, tmp_path_factory):
-    """The tiny BERT exported as a TF-Hub pair (a few seconds)."""
+def hub_cache(tmp_path_factory):
+    """One TF-Hub export cache for the whole run, shared by the pytest-xdist workers (an entry is keyed by the
+    checkpoint's hashes and locked while it is exported): the tiny BERT is exported once, not once per test file."""
+    root = tmp_path_factory.getbasetemp()
+    return (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "hub_cache"
+
+
+@pytest.fixture(scope="session")
+def tiny_hub_pair(tiny_bert_dir, hub_cache):
+    """The tiny BERT exported as a TF-Hub pair (about ten seconds, once)."""
     from tfbert import hub_export
-    return hub_export.cached_pair(tiny_bert_dir, seq_length=32, cache=tmp_path_factory.mktemp("hub_cache"))
+    return hub_export.cached_pair(tiny_bert_dir, seq_length=32, cache=hub_cache)
 
 
 PLAIN_CLIENT = """

@@ -73,9 +73,8 @@ def compile_model(kind, trainer, model):
 
 
 @pytest.fixture(scope="module")
-def hub_pairs(tiny_encoder, tmp_path_factory):
-    cache = tmp_path_factory.mktemp("hub_cache")
-    return lambda precision="float32": tiny_encoder.hub_pair(MAX_LENGTH, cache, precision)
+def hub_pairs(tiny_encoder, hub_cache):
+    return lambda precision="float32": tiny_encoder.hub_pair(MAX_LENGTH, hub_cache, precision)
 
 
 @pytest.mark.slow  # XLA compiles

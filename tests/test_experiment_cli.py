@@ -130,12 +130,12 @@ def test_without_a_data_folder_and_without_network_the_default_run_fails_within_
 
 @pytest.mark.slow
 def test_the_variants_share_one_table_and_without_a_validation_split_train_on_every_text_keeping_the_last_epoch(
-        ag_news_dir, tiny_bert_dir, tmp_path):
+        ag_news_dir, tiny_bert_dir, hub_cache, tmp_path):
     code, stdout, stderr = run_cli(
         "--data-dir", ag_news_dir, "--encoder", tiny_bert_dir, "--variants", "scratch", "hub_frozen", "hf_frozen",
         "hf_finetune", "--validation-fraction", "0", "--preset", "tiny", "--epochs", "2", "--head-epochs", "3",
         "--head-lr", "1e-2", "--finetune-epochs", "2", "--finetune-lr", "1e-3", "--bert-train-examples", "120",
-        "--batch-size", "16", "--max-length", "32", "--verbose", "0", "--out", tmp_path, "--hub-cache", tmp_path / "hub",
+        "--batch-size", "16", "--max-length", "32", "--verbose", "0", "--out", tmp_path, "--hub-cache", hub_cache,
         timeout=900)
     assert code == 0, stderr[-3000:]
     for variant, train_texts, epochs, trainable in (("scratch", 400, 2, None), ("hub_frozen", 120, 3, 84),

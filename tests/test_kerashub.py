@@ -188,7 +188,8 @@ print(json.dumps([float(metric.result()), float(weighted.result())]))
 @pytest.fixture(scope="module")
 def kh_runs(ag_news_dir, tiny_bert_dir, tmp_path_factory):
     """The kerashub family on the synthetic AG News, 2 epochs: fine-tuned by `classify.run` on TensorFlow; and on
-    JAX, by the worker the family starts, in a process where TensorFlow cannot be imported."""
+    JAX frozen (`kh_frozen`'s mean pooling), by the worker the family starts, in a process where TensorFlow cannot
+    be imported."""
     from tfbert import distribute
 
     data = ag_news.load(ag_news_dir, offline=True)
@@ -196,7 +197,8 @@ def kh_runs(ag_news_dir, tiny_bert_dir, tmp_path_factory):
                              max_length=32, train_examples=96, backend="tensorflow", experiment="agnews")
     out = tmp_path_factory.mktemp("kh_runs")
     tensorflow = classify.run(recipe, data, distribute.get_strategy("cpu"), out / "tensorflow", verbose=0)
-    recipe, data = classify.Recipe(**{**recipe.fields(), "backend": "jax"}), recipe.data(data)
+    recipe = classify.Recipe(**{**recipe.fields(), "backend": "jax", "trainable": False, "pooling": "mean"})
+    data = recipe.data(data)
     job = kerashub.job(recipe, data, out / "jax", train.Compute(), verbose=0, monitor="val_accuracy",
                        config=recipe.config(data))
     run = "import runpy; runpy.run_module('tfbert.keras3.worker', run_name='__main__'); print('{}')"
@@ -216,6 +218,8 @@ def test_a_run_on_either_backend_writes_the_run_directory_the_other_families_wri
         assert (run_dir / "model.keras").is_file() and (run_dir / "best" / "weights.npz").is_file()
         assert runs.read_config(run_dir).compute["backend"] == backend
     assert runs.read_config(out / "jax").compute["static_shapes"]  # JAX compiles every step: fixed shapes
+    assert (out / "jax" / "features.npz").is_file()  # frozen: the backbone's features computed once, kept
+    assert metrics["jax"]["trainable_params"] == 20 * 4 + 4 < metrics["jax"]["total_params"]  # the head only
 
 
 @pytest.mark.slow  # an end-to-end run on each backend (the shared kh_runs)

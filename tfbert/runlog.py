@@ -109,19 +109,23 @@ def callbacks(keras, log: RunLog, run_dir, tensorboard=True) -> list:
     def starts(epoch):  # Keras counts epochs from 1
         errors.progress(f"the same command resumes {run_dir} from epoch {epoch + 1}")
 
-    def backed_up(epoch):  # the epoch's backup is written: a stop from now on resumes after it
-        starts(epoch + 1)
-        errors.raise_pending()  # a Ctrl-C that a destructor swallowed during the epoch (no per-batch hook: Keras
-        # would time every batch's callbacks then, and warn on small models)
+    class Backup(keras.callbacks.BackupAndRestore):
+        """Keras' backup of each epoch, and the resume hint moved on as soon as it is written: a Ctrl-C between
+        the two would name the epoch just backed up as the one the same command starts from."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            starts(epoch + 1)  # a stop from now on resumes after this epoch
+            errors.raise_pending()  # a Ctrl-C that a destructor swallowed during the epoch (no per-batch hook:
+            # Keras would time every batch's callbacks then, and warn on small models)
 
     return [
         log,
         *([keras.callbacks.TensorBoard(str(Path(run_dir) / "logs"))] if tensorboard else []),
         # Last, so that its backup of epoch k is written after the history and best weights of epoch k. Kept after
         # the last epoch (a kill while the results are written resumes after it); `runs.run_once` removes it.
-        keras.callbacks.BackupAndRestore(str(Path(run_dir) / runs.BACKUP), delete_checkpoint=False),
-        keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: starts(epoch),
-                                       on_epoch_end=lambda epoch, logs: backed_up(epoch)),
+        keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: starts(epoch)),
+        Backup(str(Path(run_dir) / runs.BACKUP), delete_checkpoint=False),
     ]
 
 

@@ -17,8 +17,19 @@ import numpy as np
 
 
 @keras.saving.register_keras_serializable(package="tfbert")
+def gelu(x):
+    """The exact GELU; on the TensorFlow backend computed in float32 for a 16-bit `x` (cast back): there the bfloat16
+    erf is slower than the casts around a float32 one (benchmarks/accelerators.py, a CPU with AMX: MiniLM's bf16 step
+    1.20x -> 1.37x float32). JAX's XLA gets no faster from the casts, so it computes in the input's dtype."""
+    if keras.backend.standardize_dtype(x.dtype) == "float32" or keras.backend.backend() == "jax":
+        return keras.activations.gelu(x, approximate=False)
+    return keras.ops.cast(keras.activations.gelu(keras.ops.cast(x, "float32"), approximate=False), x.dtype)
+
+
+@keras.saving.register_keras_serializable(package="tfbert")
 class BertBackbone(keras_hub.models.BertBackbone):
-    """KerasHub's `BertBackbone` with the exact GELU in its feed-forward layers, as BERT was trained.
+    """KerasHub's `BertBackbone` with the exact GELU in its feed-forward layers, as BERT was trained (in float32 under
+    a 16-bit policy, see `gelu`).
 
     Set in the constructor, so the model keeps it through `get_config` / `from_config` and a `.keras` save and
     reload (patching a built KerasHub backbone does not survive a reload: it rebuilds its layers).
@@ -27,7 +38,7 @@ class BertBackbone(keras_hub.models.BertBackbone):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for layer in self.transformer_layers:
-            layer._feedforward_intermediate_dense.activation = keras.activations.gelu  # approximate=False
+            layer._feedforward_intermediate_dense.activation = gelu
 
 
 def load_backbone(folder, dropout=0.1) -> BertBackbone:
