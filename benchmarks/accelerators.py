@@ -153,10 +153,17 @@ class MiniLM(Classifier):
 
     def keras3_steps(self, backend, compute):
         """Step seconds of the kerashub family on these batches (padded as `compute`'s shapes), and the shapes."""
+        done, shapes = self.keras3_run(backend, compute)
+        return done["step_seconds"], shapes
+
+    def keras3_run(self, backend, compute, profile=None):
+        """What benchmarks/kerashub_steps.py prints for these batches (padded as `compute`'s shapes; the second pass
+        profiled into the folder `profile` if given), and the shapes."""
         lengths = pipeline.pad_lengths(self.max_length, compute.pad_multiple) if compute.jit_compile else None
         batches = [(pipeline.pad_batch(tf.gather(self.ids, b), lengths).numpy(), self.labels[b]) for b in self.batches]
         setup = {"model_dir": str(self.encoder.folder), "lr": 5e-5, "weight_decay": 0.01, "batches": len(batches),
-                 "precision": compute.precision, "jit_compile": compute.jit_compile}
+                 "precision": compute.precision, "jit_compile": compute.jit_compile,
+                 "profile": str(profile) if profile else None}
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "batches.npz"
             arrays = {f"{i}_{k}": v for i, (x, y) in enumerate(batches) for k, v in (("input_ids", x), ("labels", y))}
@@ -165,7 +172,7 @@ class MiniLM(Classifier):
                                   capture_output=True, text=True, env=kerashub.environment(backend))
         if done.returncode:
             sys.exit(f"the Keras 3 setup failed:\n{done.stderr[-3000:]}")
-        return json.loads(done.stdout.strip().splitlines()[-1])["step_seconds"], [x.shape for x, _ in batches]
+        return json.loads(done.stdout.strip().splitlines()[-1]), [x.shape for x, _ in batches]
 
     def peer(self):
         batches = []

@@ -3,12 +3,15 @@ when it is imported): the Keras 3 rows of benchmarks/accelerators.py.
 
     KERAS_BACKEND=jax python benchmarks/kerashub_steps.py batches.npz     # prints {"step_seconds": [...]}
 
-The .npz holds `setup` (JSON: model_dir, lr, weight_decay, precision, jit_compile, batches) and each batch's
-`{i}_input_ids` (B, T) and `{i}_labels` (B,). The model is `tfbert.keras3.bert.classifier` over the checkpoint, with
-`tfbert.keras3.fit.adamw`, as a kh_finetune run trains it; two passes, each step of the second timed.
+The .npz holds `setup` (JSON: model_dir, lr, weight_decay, precision, jit_compile, batches, profile) and each
+batch's `{i}_input_ids` (B, T) and `{i}_labels` (B,). The model is `tfbert.keras3.bert.classifier` over the
+checkpoint, with `tfbert.keras3.fit.adamw`, as a kh_finetune run trains it; two passes, each step of the second
+timed. With `profile` (a folder; the TensorFlow backend), the second pass runs under TensorFlow's profiler instead
+and it prints {"wall": seconds} (benchmarks/profile_step.py reads the profile).
 """
 import json
 import sys
+import time
 
 import keras
 import numpy as np
@@ -40,6 +43,17 @@ def main(path):
     steps = 2 * len(batches)
     model.compile(fit.adamw(setup["lr"], steps, steps // 10, setup["weight_decay"]),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=setup["jit_compile"])
+    if setup.get("profile"):
+        import tensorflow as tf
+
+        model.fit(Given(batches), epochs=1, verbose=0, shuffle=False)  # traces and warms up
+        tf.profiler.experimental.start(setup["profile"])
+        started = time.perf_counter()
+        model.fit(Given(batches), epochs=1, verbose=0, shuffle=False)
+        wall = time.perf_counter() - started
+        tf.profiler.experimental.stop()
+        print(json.dumps({"wall": wall}))
+        return
     timer = step_timer(keras)
     model.fit(Given(batches), epochs=2, verbose=0, shuffle=False, callbacks=[timer])
     print(json.dumps({"step_seconds": timer.seconds[len(batches):]}))

@@ -15,8 +15,11 @@ batches (tracing, warm-up), then a second pass under `tf.profiler`. The profile'
     other         the rest (element-wise adds, reshapes, transposes, reductions, the loss)
 and written as one record (benchmarks/results/profile/steps.json, with the machine's CPU flags): milliseconds a step
 by class for each model and precision; `python -m benchmarks.report` draws it (benchmarks/results/profile.png).
+`minilm-keras3` is MiniLM's step as the kerashub family trains it (Keras 3 on the TensorFlow backend, in a process of
+its own), on the same batches, to set beside `minilm` (tf_keras and HF's TF BERT).
 
     python benchmarks/profile_step.py --models minilm scratch kantaibert --steps 8 40 3
+    python benchmarks/profile_step.py --models minilm minilm-keras3 --steps 8 8 --name keras3
 """
 import argparse
 import glob
@@ -33,6 +36,7 @@ from tfbert.keras import tf
 
 ROOT = Path(__file__).resolve().parents[1]
 PRECISIONS = ("float32", "mixed_bfloat16")
+KERAS3 = "minilm-keras3"  # MiniLM's batches, trained as the kerashub family trains them
 CLASSES = ("matmul", "softmax/mask", "layernorm", "gelu", "dropout", "cast", "embedding", "optimizer", "input",
            "other")
 MATMULS = ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", "_MklMatMul", "_FusedMatMul",
@@ -42,10 +46,10 @@ MATMULS = ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", 
 def op_class(op_type: str, name: str) -> str:
     """The class (see the module docstring) of an op of `op_type` called `name` (its name scopes say where it is)."""
     lowered = name.lower()
-    if op_type.startswith("Iterator") or op_type in ("OptionalGetValue", "OptionalHasValue"):
+    if op_type.startswith(("Iterator", "Dataset")) or op_type in ("OptionalGetValue", "OptionalHasValue"):
         return "input"
-    if any(word in lowered for word in ("adamweightdecay", "adamw", "/adam/", "clip_by_global_norm", "polynomial",
-                                        "warmup", "learning_rate")) or op_type.startswith("ResourceApply"):
+    if any(word in lowered for word in ("adamweightdecay", "adamw", "adam_w/", "/adam/", "clip_by_global_norm",
+                                        "polynomial", "warmup", "learning_rate")) or op_type.startswith("ResourceApply"):
         return "optimizer"
     if op_type == "Cast":
         return "cast"
@@ -95,8 +99,20 @@ def profile(model, batches) -> tuple[dict, float, list]:
         model.fit(dataset, epochs=1, verbose=0)
         wall = time.perf_counter() - started
         tf.profiler.experimental.stop()
-        (xplane,) = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
-        rows = op_rows(xplane)
+        return by_class(logdir, wall)
+
+
+def profile_keras3(model, precision) -> tuple[dict, float, list]:
+    """`profile` of the kerashub family's step on `model`'s batches (Keras 3, TensorFlow backend, its own process)."""
+    with tempfile.TemporaryDirectory() as logdir:
+        done, _ = model.keras3_run("tensorflow", train.Compute(precision), profile=logdir)
+        return by_class(logdir, done["wall"])
+
+
+def by_class(logdir, wall) -> tuple[dict, float, list]:
+    """({class: seconds}, `wall`, `op_rows`) of the one profile in `logdir`."""
+    (xplane,) = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
+    rows = op_rows(xplane)
     seconds = dict.fromkeys(CLASSES, 0.0)
     for name, _, _, time_taken in rows:
         seconds[name] += time_taken
@@ -120,10 +136,12 @@ def columns_of(by_precision: dict, steps: int) -> list:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--models", nargs="+", choices=accelerators.MODELS, default=list(accelerators.MODELS))
+    parser.add_argument("--models", nargs="+", choices=[*accelerators.MODELS, KERAS3],
+                        default=list(accelerators.MODELS))
     parser.add_argument("--steps", nargs="+", type=cli.positive_int, default=[8, 40, 3],
                         help="batches per model, one number per --models entry, in order (default: 8 40 3)")
     parser.add_argument("--top", type=int, default=0, help="also print the N ops of most self time in each setup")
+    parser.add_argument("--name", default="steps", help="the record's name (default: steps)")
     errors.add_debug_option(parser)
     args = parser.parse_args(argv)
     if len(args.steps) != len(args.models):
@@ -131,10 +149,11 @@ def main(argv=None):
     f32, bf16 = accelerators.matmul_gflops(tf.float32), accelerators.matmul_gflops(tf.bfloat16)
     columns, rows = ["op class"], [[name] for name in (*CLASSES, "total", "wall clock (profiled pass)")]
     for name, steps in zip(args.models, args.steps):
-        model = accelerators.load(name, args.data_dir, steps)
+        model = accelerators.load("minilm" if name == KERAS3 else name, args.data_dir, steps)
         by_precision = {}
         for precision in PRECISIONS:
-            by_precision[precision] = profile(*model.model_and_batches(train.Compute(precision)))
+            by_precision[precision] = profile_keras3(model, precision) if name == KERAS3 else \
+                profile(*model.model_and_batches(train.Compute(precision)))
             for kind, op_type, op, taken in sorted(by_precision[precision][2], key=lambda r: -r[3])[:args.top]:
                 print(f"{name} {precision}: {1e3 * taken / len(model.batches):8.1f} ms/step  {kind:>12}  {op_type:<22} {op}")
         columns += [f"{name} f32", f"{name} bf16", "f32 / bf16"]
@@ -142,7 +161,7 @@ def main(argv=None):
             row += cells
     print(records.markdown(columns, rows))
     sizes = ", ".join(f"{name} {steps} steps" for name, steps in zip(args.models, args.steps))
-    records.write("profile", "steps", kind="table", columns=columns, rows=rows,
+    records.write("profile", args.name, kind="table", columns=columns, rows=rows,
                   label=f"ms per training step by kind of op (self time): {sizes} (matmul: f32 {f32:.0f}, bf16 "
                         f"{bf16:.0f} GFLOP/s)",
                   command=records.command_line(__file__, sys.argv[1:] if argv is None else argv))

@@ -175,7 +175,8 @@ def plot(tasks, all_records, folder: Path):
     fig.savefig(folder / "speed_ratios.png", dpi=100, metadata={"Software": None})
     plt.close(fig)
 
-    for record in by_task.get("profile", []):  # ms per step by op class: a stacked bar per model and precision
+    for record in (r for r in by_task.get("profile", []) if r["name"] == "steps"):  # ms per step by op class: a
+        # stacked bar per model and precision (other profile records are tables only)
         bars = [i for i, column in enumerate(record["columns"]) if column.endswith((" f32", " bf16")) and "/" not in column]
         classes = [row for row in record["rows"] if row[0] not in ("total", "wall clock (profiled pass)")]
         fig, ax = plt.subplots(figsize=(9, 4.5))

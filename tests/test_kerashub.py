@@ -197,7 +197,8 @@ def kh_runs(ag_news_dir, tiny_bert_dir, tmp_path_factory):
                              max_length=32, train_examples=96, backend="tensorflow", experiment="agnews")
     out = tmp_path_factory.mktemp("kh_runs")
     tensorflow = classify.run(recipe, data, distribute.get_strategy("cpu"), out / "tensorflow", verbose=0)
-    recipe = classify.Recipe(**{**recipe.fields(), "backend": "jax", "trainable": False, "pooling": "mean"})
+    recipe = classify.Recipe(**{**recipe.fields(), "backend": "jax", "trainable": False, "pooling": "mean",
+                                "lr": 1e-2})
     data = recipe.data(data)
     job = kerashub.job(recipe, data, out / "jax", train.Compute(), verbose=0, monitor="val_accuracy",
                        config=recipe.config(data))
