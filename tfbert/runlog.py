@@ -122,9 +122,9 @@ def callbacks(keras, log: RunLog, run_dir, tensorboard=True) -> list:
     return [
         log,
         *([keras.callbacks.TensorBoard(str(Path(run_dir) / "logs"))] if tensorboard else []),
+        keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: starts(epoch)),
         # Last, so that its backup of epoch k is written after the history and best weights of epoch k. Kept after
         # the last epoch (a kill while the results are written resumes after it); `runs.run_once` removes it.
-        keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: starts(epoch)),
         Backup(str(Path(run_dir) / runs.BACKUP), delete_checkpoint=False),
     ]
 

@@ -19,8 +19,9 @@ import numpy as np
 @keras.saving.register_keras_serializable(package="tfbert")
 def gelu(x):
     """The exact GELU; on the TensorFlow backend computed in float32 for a 16-bit `x` (cast back): there the bfloat16
-    erf is slower than the casts around a float32 one (benchmarks/accelerators.py, a CPU with AMX: MiniLM's bf16 step
-    1.20x -> 1.37x float32). JAX's XLA gets no faster from the casts, so it computes in the input's dtype."""
+    erf is slower than the casts around a float32 one (benchmarks/accelerators.py, a CPU with AMX, two runs before and
+    after: MiniLM's bf16 step 1.20x -> 1.37x float32). On JAX the casts made the step slower, so JAX computes in the
+    input's dtype."""
     if keras.backend.standardize_dtype(x.dtype) == "float32" or keras.backend.backend() == "jax":
         return keras.activations.gelu(x, approximate=False)
     return keras.ops.cast(keras.activations.gelu(keras.ops.cast(x, "float32"), approximate=False), x.dtype)
