@@ -314,7 +314,8 @@ def main(argv=None):
                         help="batches per pass (default: 12 40 6)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--setups", nargs="+", choices=[*SETUPS, *KERAS3_SETUPS, "torch"],
-                        help="only these setups (default: all); the record's name then ends in -some")
+                        help="only these setups (default: all); the record's name then ends in -some (or --tag)")
+    parser.add_argument("--tag", help="end the record's name in -TAG")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--torch-python", type=Path, default=ROOT / ".venv-torch" / "bin" / "python")
     args = parser.parse_args(argv)
@@ -364,7 +365,8 @@ def main(argv=None):
                           "-" if total is None else round(total)])
         print(records.markdown(columns, table))
         units = devices.bf16_units() or "no-bf16-units"  # records of CPUs of each kind stand side by side
-        records.write("accelerators", f"{name}-{units}{'-some' if args.setups else ''}", kind="table", columns=columns, rows=table,
+        tag = f"-{args.tag}" if args.tag else "-some" if args.setups else ""
+        records.write("accelerators", f"{name}-{units}{tag}", kind="table", columns=columns, rows=table,
                       command=records.command_line(__file__, argv),
                       label=f"{name}, {model.unit}/s, {len(model.batches)} batches of {model.batch_size}, CPU bf16 "
                       f"units: {units} (matmul: f32 {peaks['float32']:.0f}, bf16 {peaks['bfloat16']:.0f} GFLOP/s)")

@@ -123,18 +123,35 @@ def test_a_run_does_not_depend_on_whether_its_tf_hub_export_was_cached(tiny_enco
     assert (tmp_path / "cold" / runs.PREDICTIONS).read_text() == (tmp_path / "warm" / runs.PREDICTIONS).read_text()
 
 
-def test_under_bfloat16_the_hf_gelu_computes_in_float32_and_a_float32_model_is_untouched(tiny_encoder):
+def test_under_bfloat16_hf_layers_take_gelu_in_float32_and_float32_dropout_masks_and_float32_models_keep_hf_code(
+        tiny_encoder):
     from transformers.activations_tf import get_tf_activation
 
-    from tfbert.keras import policy
+    from tfbert.keras import keras, policy
     with policy("mixed_bfloat16"):
         mixed = bert.hf_adapter(tiny_encoder, 4, True, max_length=32).network
-    layers = [layer for layer in mixed.submodules if hasattr(layer, "intermediate_act_fn")]
+    activations = [layer for layer in mixed.submodules if hasattr(layer, "intermediate_act_fn")]
+    dropouts = [layer for layer in mixed.submodules if isinstance(layer, keras.layers.Dropout)]
+    assert len(activations) == 2 and len(dropouts) == 7  # per layer of the tiny BERT: 1 and 3; 1 on the embeddings
+    assert all("call" in vars(layer) for layer in dropouts)  # the float32-mask form
     x = tf.constant([[-1.5, 0.3, 2.0, 7.0]], tf.bfloat16)
-    expected = tf.cast(get_tf_activation("gelu")(tf.cast(x, tf.float32)), tf.bfloat16)
-    assert len(layers) == 2  # one per encoder layer of the tiny BERT
-    for layer in layers:
-        np.testing.assert_array_equal(layer.intermediate_act_fn(x).numpy(), expected.numpy())
+    hf_gelu = get_tf_activation("gelu")
+    for layer in activations:
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            ours, expected = layer.intermediate_act_fn(x), tf.cast(hf_gelu(tf.cast(x, tf.float32)), tf.bfloat16)
+        assert ours.dtype == tf.bfloat16
+        np.testing.assert_allclose(ours.numpy().astype("float32"), expected.numpy().astype("float32"), rtol=1e-2)
+        np.testing.assert_allclose(tape.gradient(ours, x).numpy().astype("float32"),
+                                   tape.gradient(expected, x).numpy().astype("float32"), rtol=1e-2)
+
+    ones = tf.ones((64, 1000), tf.bfloat16)
+    dropped = dropouts[0](ones, training=True).numpy().astype("float32")  # (64, 1000)
+    assert dropped.dtype == np.float32 and 0.09 < (dropped == 0).mean() < 0.11  # the tiny BERT's rate is 0.1
+    np.testing.assert_array_equal(np.unique(dropped[dropped != 0]), [np.float32(tf.cast(1 / 0.9, tf.bfloat16))])
+    np.testing.assert_array_equal(dropouts[0](ones, training=False).numpy(), ones.numpy())
+
     float32 = bert.hf_adapter(tiny_encoder, 4, True, max_length=32).network
     assert {layer.intermediate_act_fn.__name__ for layer in float32.submodules
             if hasattr(layer, "intermediate_act_fn")} == {"gelu"}  # HF's own function: float32 runs bit for bit
+    assert not any("call" in vars(layer) for layer in float32.submodules if isinstance(layer, keras.layers.Dropout))

@@ -1,0 +1,112 @@
+"""Benchmark: MiniLM's training step with each of tfbert's bfloat16 forms on and off, and two optimizer forms tried.
+
+tfbert gives HF's layers two faster forms under mixed_bfloat16 (tfbert/layers/bfloat16.py): GELU in float32 under XLA,
+and dropout masks drawn in float32. This times MiniLM's fine-tuning step (benchmarks/accelerators.py's batches and
+timing: the second of two passes) with
+    float32                         the reference (no form applies)
+    bf16, HF's forms                neither form
+    bf16, GELU form / dropout form  one of them
+    bf16, both forms                what tfbert trains with
+and two forms of AdamW's update that were tried and are measured here, in float32 and bf16 (both forms):
+    XLA update                      each variable's update (weight decay + Adam) compiled with XLA
+    dense embedding gradient        the word-embedding gradient made dense: the fused Adam kernel, no copy-on-read
+The optimizer forms change float32's rounding, so tfbert would keep them only for a clear gain.
+The setups run one after another, --repeats times, interleaved; the record is benchmarks/results/profile/forms.json.
+
+    python benchmarks/bf16_forms.py --steps 12 --repeats 2
+"""
+import argparse
+import functools
+import statistics
+import sys
+from pathlib import Path
+
+import accelerators  # benchmarks/accelerators.py: the model and its batches
+import records
+from official.nlp import optimization
+from tfbert import cli, errors, train
+from tfbert.keras import tf
+from tfbert.layers import bfloat16
+from tfbert.models import bert
+
+ROOT = Path(__file__).resolve().parents[1]
+BF16 = train.Compute("mixed_bfloat16")
+SETUPS = {  # name: (Compute, forms for for_bfloat16, optimizer form)
+    "float32": (train.Compute(), {}, None),
+    "bf16, HF's forms": (BF16, {"gelu": False, "dropout": False}, None),
+    "bf16, GELU form": (BF16, {"gelu": True, "dropout": False}, None),
+    "bf16, dropout form": (BF16, {"gelu": False, "dropout": True}, None),
+    "bf16, both forms (tfbert)": (BF16, {}, None),
+    "float32, XLA update": (train.Compute(), {}, "xla"),
+    "bf16, XLA update": (BF16, {}, "xla"),
+    "float32, dense embedding gradient": (train.Compute(), {}, "dense"),
+    "bf16, dense embedding gradient": (BF16, {}, "dense"),
+}
+ADAMW = optimization.AdamWeightDecay  # tf-models-official's, whose per-variable updates the forms replace
+APPLY_DENSE, APPLY_SPARSE, APPLY = ADAMW._resource_apply_dense, ADAMW._resource_apply_sparse, ADAMW.apply_gradients
+
+
+def xla_dense(self, grad, var, apply_state=None):
+    """The update of one variable (weight decay, then Adam), compiled with XLA into one kernel."""
+    def update(grad):
+        APPLY_DENSE(self, grad, var, apply_state)
+        return tf.constant(0)  # a result to depend on
+    return tf.function(update, jit_compile=True)(grad)
+
+
+def xla_sparse(self, grad, var, indices, apply_state=None):
+    def update(grad, indices):
+        APPLY_SPARSE(self, grad, var, indices, apply_state)
+        return tf.constant(0)
+    return tf.function(update, jit_compile=True)(grad, indices)
+
+
+def dense_gradients(self, grads_and_vars, name=None, experimental_aggregate_gradients=True):
+    """`apply_gradients` with `IndexedSlices` (the embeddings' gradients) made dense tensors."""
+    grads_and_vars = [(tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g, v) for g, v in grads_and_vars]
+    return APPLY(self, grads_and_vars, name, experimental_aggregate_gradients)
+
+
+def use(forms: dict, optimizer: str | None):
+    """Builds the next model with `forms` (keyword arguments of `for_bfloat16`) and AdamW's update in `optimizer`'s
+    form (None: tf-models-official's own)."""
+    bert.for_bfloat16 = functools.partial(bfloat16.for_bfloat16, **forms)
+    ADAMW._resource_apply_dense = xla_dense if optimizer == "xla" else APPLY_DENSE
+    ADAMW._resource_apply_sparse = xla_sparse if optimizer == "xla" else APPLY_SPARSE
+    ADAMW.apply_gradients = dense_gradients if optimizer == "dense" else APPLY
+
+
+@errors.command
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--steps", type=cli.positive_int, default=12, help="batches per pass (default: 12)")
+    parser.add_argument("--repeats", type=cli.positive_int, default=2)
+    args = parser.parse_args(argv)
+    model = accelerators.load("minilm", args.data_dir, args.steps)
+    seconds = {}  # setup: [ms a step, each repeat]
+    for repeat in range(args.repeats):
+        for setup, (compute, forms, optimizer) in SETUPS.items():
+            use(forms, optimizer)
+            steps, _ = model.tf_steps(compute)
+            seconds.setdefault(setup, []).append(1e3 * sum(steps) / len(steps))
+            print(f"{repeat} {setup}: {seconds[setup][-1]:.0f} ms a step", flush=True)
+    use({}, None)
+    reference = {"float32": statistics.median(seconds["float32"]),
+                 "bf16": statistics.median(seconds["bf16, both forms (tfbert)"])}
+    columns = ["setup", "ms a step (each repeat)", "examples/s", "vs float32", "vs bf16, both forms"]
+    rows = []
+    for setup, values in seconds.items():
+        median = statistics.median(values)
+        rows.append([setup, " / ".join(f"{v:.0f}" for v in values), round(model.batch_size * 1e3 / median, 1),
+                     f"{reference['float32'] / median:.2f}x", f"{reference['bf16'] / median:.2f}x"])
+    print(records.markdown(columns, rows))
+    units = accelerators.devices.bf16_units() or "no-bf16-units"
+    records.write("profile", "forms", kind="table", columns=columns, rows=rows,
+                  command=records.command_line(__file__, sys.argv[1:] if argv is None else argv),
+                  label=f"MiniLM fine-tuning step, {len(model.batches)} batches of {model.batch_size}, bfloat16 forms on "
+                        f"and off (CPU bf16 units: {units})")
+
+
+if __name__ == "__main__":
+    main()
