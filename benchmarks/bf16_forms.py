@@ -1,7 +1,7 @@
 """Benchmark: MiniLM's training step with each of tfbert's bfloat16 forms on and off, and two optimizer forms tried.
 
-tfbert gives HF's layers two faster forms under mixed_bfloat16 (tfbert/layers/bfloat16.py): GELU in float32 under XLA,
-and dropout masks drawn in float32. This times MiniLM's fine-tuning step (benchmarks/accelerators.py's batches and
+tfbert gives HF's layers two faster forms under mixed_bfloat16 (tfbert/layers/bfloat16.py): GELU in float32 with its
+gradient written out, and dropout masks drawn in float32. This times MiniLM's fine-tuning step (benchmarks/accelerators.py's batches and
 timing: the second of two passes) with
     float32                         the reference (no form applies)
     bf16, HF's forms                neither form
@@ -11,7 +11,8 @@ and two forms of AdamW's update that were tried and are measured here, in float3
     XLA update                      each variable's update (weight decay + Adam) compiled with XLA
     dense embedding gradient        the word-embedding gradient made dense: the fused Adam kernel, no copy-on-read
 The optimizer forms change float32's rounding, so tfbert would keep them only for a clear gain.
-The setups run one after another, --repeats times, interleaved; the record is benchmarks/results/profile/forms.json.
+The setups run one after another, --repeats times, interleaved; "setup + 2 passes s" shows what the first pass costs
+(tracing, and compiling where XLA is used). The record is benchmarks/results/profile/forms.json.
 
     python benchmarks/bf16_forms.py --steps 12 --repeats 2
 """
@@ -19,6 +20,7 @@ import argparse
 import functools
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import accelerators  # benchmarks/accelerators.py: the model and its batches
@@ -84,22 +86,25 @@ def main(argv=None):
     parser.add_argument("--repeats", type=cli.positive_int, default=2)
     args = parser.parse_args(argv)
     model = accelerators.load("minilm", args.data_dir, args.steps)
-    seconds = {}  # setup: [ms a step, each repeat]
+    seconds, total = {}, {}  # setup: [ms a step, each repeat]; setup: seconds of the last repeat's build + 2 passes
     for repeat in range(args.repeats):
         for setup, (compute, forms, optimizer) in SETUPS.items():
             use(forms, optimizer)
+            started = time.perf_counter()
             steps, _ = model.tf_steps(compute)
+            total[setup] = time.perf_counter() - started
             seconds.setdefault(setup, []).append(1e3 * sum(steps) / len(steps))
             print(f"{repeat} {setup}: {seconds[setup][-1]:.0f} ms a step", flush=True)
     use({}, None)
     reference = {"float32": statistics.median(seconds["float32"]),
                  "bf16": statistics.median(seconds["bf16, both forms (tfbert)"])}
-    columns = ["setup", "ms a step (each repeat)", "examples/s", "vs float32", "vs bf16, both forms"]
+    columns = ["setup", "ms a step (each repeat)", "examples/s", "vs float32", "vs bf16, both forms",
+               "setup + 2 passes s"]
     rows = []
     for setup, values in seconds.items():
         median = statistics.median(values)
         rows.append([setup, " / ".join(f"{v:.0f}" for v in values), round(model.batch_size * 1e3 / median, 1),
-                     f"{reference['float32'] / median:.2f}x", f"{reference['bf16'] / median:.2f}x"])
+                     f"{reference['float32'] / median:.2f}x", f"{reference['bf16'] / median:.2f}x", round(total[setup])])
     print(records.markdown(columns, rows))
     units = accelerators.devices.bf16_units() or "no-bf16-units"
     records.write("profile", "forms", kind="table", columns=columns, rows=rows,

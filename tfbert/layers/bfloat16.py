@@ -3,8 +3,10 @@
 Under `mixed_bfloat16` the matmuls run on AMX tiles (4x float32 on the Xeon measured), so the element-wise rest of a
 step decides its speed, and TensorFlow's CPU kernels for element-wise bfloat16 ops are slower than the float32 ones.
 Measured on MiniLM's step (benchmarks/profile_step.py; benchmarks/bf16_forms.py times each form on and off):
-    GELU     HF's form (eight element-wise kernels forward and back) took 2.4x as long on bfloat16 as on float32;
-             here it is computed in float32 and compiled with XLA into one kernel each way, casts included
+    GELU     HF's form on bfloat16 took 2.4x the time of computing it in float32 (its gradient by autodiff: eight
+             element-wise kernels); here it is computed in float32 with its gradient written out (Phi(x) + x phi(x)),
+             fewer kernels and no recomputation. (XLA fuses it into one kernel each way, but compiles again for every
+             batch length: with batches padded to their longest row that cost more than it saved.)
     dropout  `tf.nn.dropout` on bfloat16 draws bfloat16 random numbers and selects; here the mask is drawn in
              float32 and applied by one multiply
 Only layers computing in bfloat16 change: a float32 model runs HF's own code, bit for bit.
@@ -13,19 +15,20 @@ import types
 
 from tfbert.keras import keras, tf
 
+SQRT_HALF, INV_SQRT_2PI = 0.7071067811865476, 0.3989422804014327
 
-def float32_activation(activation):
-    """`activation` computed in float32 for a 16-bit input and cast back, in one XLA kernel (and one for its
-    gradient); a float32 input takes `activation` itself."""
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def compiled(x):
-        return tf.cast(activation(tf.cast(x, tf.float32)), x.dtype)
 
-    def activate(x):
-        return activation(x) if x.dtype == tf.float32 else compiled(x)
+@tf.custom_gradient
+def float32_gelu(x):
+    """Exact GELU, x * Phi(x), of a 16-bit `x` computed in float32 and cast back; its gradient in float32 too."""
+    x32 = tf.cast(x, tf.float32)
+    cdf = 0.5 * (1.0 + tf.math.erf(x32 * SQRT_HALF))  # Phi(x)
 
-    activate.__name__ = f"float32_{getattr(activation, '__name__', 'activation')}"
-    return activate
+    def gradient(dy):
+        pdf = INV_SQRT_2PI * tf.exp(-0.5 * tf.square(x32))  # phi(x)
+        return tf.cast(tf.cast(dy, tf.float32) * (cdf + x32 * pdf), x.dtype)
+
+    return tf.cast(x32 * cdf, x.dtype), gradient
 
 
 def float32_mask_dropout(layer, inputs, training=None):
@@ -37,15 +40,15 @@ def float32_mask_dropout(layer, inputs, training=None):
 
 
 def for_bfloat16(model, gelu=True, dropout=True) -> int:
-    """Gives every HF Transformer layer of `model` that computes in bfloat16 the forms above: its activation
-    (`intermediate_act_fn`, as HF's TF BERT and RoBERTa have it) in float32 under XLA (`gelu`), and its `Dropout`
-    layers a float32 mask (`dropout`). Returns how many layers it changed; 0 for a float32 model."""
+    """Gives every HF Transformer layer of `model` that computes in bfloat16 the forms above: `float32_gelu` for its
+    exact GELU (`intermediate_act_fn`, as HF's TF BERT and RoBERTa have it) if `gelu`, and to its `Dropout` layers a
+    float32 mask if `dropout`. Returns how many layers it changed; 0 for a float32 model."""
     changed = 0
     for layer in model.submodules:
         if getattr(layer, "compute_dtype", None) != "bfloat16":
             continue
-        if gelu and hasattr(layer, "intermediate_act_fn"):
-            layer.intermediate_act_fn = float32_activation(layer.intermediate_act_fn)
+        if gelu and getattr(getattr(layer, "intermediate_act_fn", None), "__name__", None) == "gelu":  # HF's exact one
+            layer.intermediate_act_fn = float32_gelu
             changed += 1
         elif dropout and type(layer) is keras.layers.Dropout and layer.noise_shape is None:
             layer.call = types.MethodType(float32_mask_dropout, layer)
