@@ -35,7 +35,7 @@ def float32_mask_dropout(layer, inputs, training=None):
     """`Dropout.call` with the keep mask drawn in float32 and applied as a multiply (for a 16-bit input)."""
     if not training or layer.rate == 0 or inputs.dtype == tf.float32:
         return keras.layers.Dropout.call(layer, inputs, training)
-    keep = tf.random.uniform(tf.shape(inputs), dtype=tf.float32, seed=layer.seed) >= layer.rate  # like inputs
+    keep = tf.random.uniform(tf.shape(inputs), dtype=tf.float32, seed=layer.seed) >= layer.rate  # shaped like inputs
     return inputs * tf.cast(tf.cast(keep, tf.float32) / (1 - layer.rate), inputs.dtype)
 
 
