@@ -1,8 +1,8 @@
 """Benchmark: MiniLM's training step with each of tfbert's bfloat16 forms on and off, and two optimizer forms tried.
 
 tfbert gives HF's layers two faster forms under mixed_bfloat16 (tfbert/layers/bfloat16.py): GELU in float32 with its
-gradient written out, and dropout masks drawn in float32. This times MiniLM's fine-tuning step (benchmarks/accelerators.py's batches and
-timing: the second of two passes) with
+gradient written out, and dropout masks drawn in float32. This times MiniLM's fine-tuning step
+(benchmarks/accelerators.py's batches and timing: the second of two passes) with
     float32                         the reference (no form applies)
     bf16, HF's forms                neither form
     bf16, GELU form / dropout form  one of them
@@ -26,7 +26,7 @@ from pathlib import Path
 import accelerators  # benchmarks/accelerators.py: the model and its batches
 import records
 from official.nlp import optimization
-from tfbert import cli, errors, train
+from tfbert import cli, devices, errors, train
 from tfbert.keras import tf
 from tfbert.layers import bfloat16
 from tfbert.models import bert
@@ -48,8 +48,10 @@ ADAMW = optimization.AdamWeightDecay  # tf-models-official's, whose per-variable
 APPLY_DENSE, APPLY_SPARSE, APPLY = ADAMW._resource_apply_dense, ADAMW._resource_apply_sparse, ADAMW.apply_gradients
 
 
+# Two functions, not one with *args: the legacy optimizer passes `apply_state` only to methods naming it in their
+# signature.
 def xla_dense(self, grad, var, apply_state=None):
-    """The update of one variable (weight decay, then Adam), compiled with XLA into one kernel."""
+    """AdamW's update of one variable (weight decay, then Adam), compiled with XLA into one kernel."""
     def update(grad):
         APPLY_DENSE(self, grad, var, apply_state)
         return tf.constant(0)  # a result to depend on
@@ -57,6 +59,7 @@ def xla_dense(self, grad, var, apply_state=None):
 
 
 def xla_sparse(self, grad, var, indices, apply_state=None):
+    """The same for a sparse (embedding) gradient."""
     def update(grad, indices):
         APPLY_SPARSE(self, grad, var, indices, apply_state)
         return tf.constant(0)
@@ -106,7 +109,7 @@ def main(argv=None):
         rows.append([setup, " / ".join(f"{v:.0f}" for v in values), round(model.batch_size * 1e3 / median, 1),
                      f"{reference['float32'] / median:.2f}x", f"{reference['bf16'] / median:.2f}x", round(total[setup])])
     print(records.markdown(columns, rows))
-    units = accelerators.devices.bf16_units() or "no-bf16-units"
+    units = devices.bf16_units() or "no-bf16-units"
     records.write("profile", "forms", kind="table", columns=columns, rows=rows,
                   command=records.command_line(__file__, sys.argv[1:] if argv is None else argv),
                   label=f"MiniLM fine-tuning step, {len(model.batches)} batches of {model.batch_size}, bfloat16 forms on "

@@ -1,4 +1,5 @@
-"""Faster forms of HF's GELU and dropout inside a bfloat16 model, on a CPU with bfloat16 units.
+"""Faster forms of HF's GELU and dropout inside a bfloat16 model (measured on a CPU with bfloat16 units; they apply
+under a bfloat16 policy on any device).
 
 Under `mixed_bfloat16` the matmuls run on AMX tiles (4x float32 on the Xeon measured), so the element-wise rest of a
 step decides its speed, and TensorFlow's CPU kernels for element-wise bfloat16 ops are slower than the float32 ones.
