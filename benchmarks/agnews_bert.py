@@ -3,6 +3,7 @@
     python benchmarks/agnews_bert.py --seeds 0 1 2 --variants hub_finetune hf_finetune
     python benchmarks/agnews_bert.py --seeds 0 --variants hub_frozen --pooling pooled
     python benchmarks/agnews_bert.py --quick --variants hf_finetune --precision mixed_bfloat16   # make run's settings
+    python benchmarks/agnews_bert.py --quick --variants hf_finetune --precision mixed_bfloat16 --tag avx512_bf16
 
 Runs `python -m experiments.agnews --full` (with --quick: the defaults `make run` uses) once per seed (each run
 resumable: start it again after a kill), then prints test accuracy per variant and seed, and the mean and
@@ -33,9 +34,10 @@ def main(argv=None):
                         "fine-tuning epoch (default: --full)")
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "ag_news"))
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmarks" / "agnews_bert")
+    parser.add_argument("--tag", help="end the record's name in -TAG (e.g. the CPU's kind, beside another CPU's)")
     args, extra = parser.parse_known_args(argv)
     extra += ["--pooling", args.pooling] if args.pooling else []
-    named = (["--quick"] if args.quick else []) + extra  # what the records and the run folders are named by
+    named = (["--quick"] if args.quick else []) + extra + ([args.tag] if args.tag else [])  # names records and runs
     out = args.out / ("-".join(str(a).lstrip("-") for a in named) or "default")
     run_seeds("experiments.agnews", args.seeds, out, [*([] if args.quick else ["--full"]), "--data-dir", args.data_dir,
                                                        "--verbose", "2", "--variants", *args.variants, *extra])

@@ -12,7 +12,8 @@ and two forms of AdamW's update that were tried and are measured here, in float3
     dense embedding gradient        the word-embedding gradient made dense: the fused Adam kernel, no copy-on-read
 The optimizer forms change float32's rounding, so tfbert would keep them only for a clear gain.
 The setups run one after another, --repeats times, interleaved; "setup + 2 passes s" shows what the first pass costs
-(tracing, and compiling where XLA is used). The record is benchmarks/results/profile/forms.json.
+(tracing, and compiling where XLA is used). The record is benchmarks/results/profile/forms-UNITS.json, UNITS the CPU's
+bfloat16 units (amx_bf16, avx512_bf16): CPUs of each kind keep a record.
 
     python benchmarks/bf16_forms.py --steps 12 --repeats 2
 """
@@ -110,7 +111,7 @@ def main(argv=None):
                      f"{reference['float32'] / median:.2f}x", f"{reference['bf16'] / median:.2f}x", round(total[setup])])
     print(records.markdown(columns, rows))
     units = devices.bf16_units() or "no-bf16-units"
-    records.write("profile", "forms", kind="table", columns=columns, rows=rows,
+    records.write("profile", f"forms-{units}", kind="table", columns=columns, rows=rows,
                   command=records.command_line(__file__, sys.argv[1:] if argv is None else argv),
                   label=f"MiniLM fine-tuning step, {len(model.batches)} batches of {model.batch_size}, bfloat16 forms on "
                         f"and off (CPU bf16 units: {units})")

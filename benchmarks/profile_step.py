@@ -14,7 +14,9 @@ batches (tracing, warm-up), then a second pass under `tf.profiler`. The profile'
     input         the iterator: batches handed to the step
     other         the rest (element-wise adds, reshapes, transposes, reductions, the loss)
 and written as one record (benchmarks/results/profile/steps.json, with the machine's CPU flags): milliseconds a step
-by class for each model and precision; `python -m benchmarks.report` draws it (benchmarks/results/profile.png).
+by class for each model and precision, and two what-ifs of the bf16 step (see CEILINGS) that say how far bf16 can get
+while the rest of the step costs what it costs in float32; `python -m benchmarks.report` draws the record named
+`steps` (benchmarks/results/profile.png).
 `minilm-keras3` is MiniLM's step as the kerashub family trains it (Keras 3 on the TensorFlow backend, in a process of
 its own), on the same batches, to set beside `minilm` (tf_keras and HF's TF BERT).
 
@@ -37,6 +39,10 @@ from tfbert.keras import tf
 ROOT = Path(__file__).resolve().parents[1]
 PRECISIONS = ("float32", "mixed_bfloat16")
 KERAS3 = "minilm-keras3"  # MiniLM's batches, trained as the kerashub family trains them
+# What-ifs of the bf16 step's self time, beside float32's total: bf16's matmuls with the rest taking float32's time, and
+# bf16's matmuls alone. Their ratios bound what bfloat16 can gain while the rest stays as fast as in float32 / if it
+# took no time (an estimate: self time over-counts ops that overlap on the two cores).
+CEILINGS = ("bf16 matmul + f32 rest", "bf16 matmul alone")
 CLASSES = ("matmul", "softmax/mask", "layernorm", "gelu", "dropout", "cast", "embedding", "optimizer", "input",
            "other")
 MATMULS = ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum", "_MklMatMul", "_FusedMatMul",
@@ -48,8 +54,12 @@ def op_class(op_type: str, name: str) -> str:
     lowered = name.lower()
     if op_type.startswith(("Iterator", "Dataset")) or op_type in ("OptionalGetValue", "OptionalHasValue"):
         return "input"
-    if any(word in lowered for word in ("adamweightdecay", "adamw", "adam_w/", "/adam/", "clip_by_global_norm",
-                                        "polynomial", "warmup", "learning_rate")) or op_type.startswith("ResourceApply"):
+    # Keras asks for the gradients inside the optimizer's name scope ("AdamWeightDecay/gradients/..."): ops made there
+    # (custom gradients, the sums of a weight's gradients) are the backward pass, not the update.
+    backward = "/gradients/" in lowered
+    if not backward and any(word in lowered for word in ("adamweightdecay", "adamw", "adam_w/", "/adam/",
+                                                         "clip_by_global_norm", "polynomial", "warmup",
+                                                         "learning_rate")) or op_type.startswith("ResourceApply"):
         return "optimizer"
     if op_type == "Cast":
         return "cast"
@@ -129,6 +139,9 @@ def columns_of(by_precision: dict, steps: int) -> list:
         cells.append([round(1e3 * a / steps, 1), round(1e3 * b / steps, 1), f"{a / b:.2f}x" if b else "-"])
     walls = [by_precision[p][1] for p in PRECISIONS]
     cells.append([round(1e3 * walls[0] / steps, 1), round(1e3 * walls[1] / steps, 1), f"{walls[0] / walls[1]:.2f}x"])
+    total = sum(f32.values())
+    for bf16_step in (bf16["matmul"] + total - f32["matmul"], bf16["matmul"]):  # the two what-ifs (CEILINGS)
+        cells.append([round(1e3 * total / steps, 1), round(1e3 * bf16_step / steps, 1), f"{total / bf16_step:.2f}x"])
     return cells
 
 
@@ -147,7 +160,7 @@ def main(argv=None):
     if len(args.steps) != len(args.models):
         parser.error(f"--steps gives {len(args.steps)} numbers for {len(args.models)} --models")
     f32, bf16 = accelerators.matmul_gflops(tf.float32), accelerators.matmul_gflops(tf.bfloat16)
-    columns, rows = ["op class"], [[name] for name in (*CLASSES, "total", "wall clock (profiled pass)")]
+    columns, rows = ["op class"], [[name] for name in (*CLASSES, "total", "wall clock (profiled pass)", *CEILINGS)]
     for name, steps in zip(args.models, args.steps):
         model = accelerators.load("minilm" if name == KERAS3 else name, args.data_dir, steps)
         by_precision = {}

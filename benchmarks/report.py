@@ -178,7 +178,8 @@ def plot(tasks, all_records, folder: Path):
     for record in (r for r in by_task.get("profile", []) if r["name"] == "steps"):  # ms per step by op class: a
         # stacked bar per model and precision (other profile records are tables only)
         bars = [i for i, column in enumerate(record["columns"]) if column.endswith((" f32", " bf16")) and "/" not in column]
-        classes = [row for row in record["rows"] if row[0] not in ("total", "wall clock (profiled pass)")]
+        names = [row[0] for row in record["rows"]]
+        classes = record["rows"][:names.index("total")]  # the op classes; then totals and what-ifs
         fig, ax = plt.subplots(figsize=(9, 4.5))
         bottom = [0.0] * len(bars)
         for row in classes:

@@ -85,7 +85,7 @@ def test_two_workers_on_this_machine_train_together_and_both_finish(ag_news_dir,
     assert files.read_json(tmp_path / "worker0" / "scratch" / runs.CONFIG)["replicas"] == 2
 
 
-def test_a_cpu_is_recommended_bfloat16_only_where_it_has_amx_tiles(tmp_path):
+def test_a_cpu_is_recommended_bfloat16_only_where_it_has_bfloat16_units(tmp_path):
     from tfbert import devices, notebook
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_tile amx_bf16\n")
@@ -94,4 +94,5 @@ def test_a_cpu_is_recommended_bfloat16_only_where_it_has_amx_tiles(tmp_path):
     assert devices.cpu_flags(tmp_path / "no such file") == set()
     strategy = tf.distribute.get_strategy()
     assert notebook.recommended_precision(strategy, {"amx_bf16", "avx512_bf16"}) == "mixed_bfloat16"
-    assert notebook.recommended_precision(strategy, {"avx512_bf16"}) == "float32"
+    assert notebook.recommended_precision(strategy, {"avx512_bf16"}) == "mixed_bfloat16"
+    assert notebook.recommended_precision(strategy, {"avx512f", "avx2"}) == "float32"  # bfloat16 would be emulated

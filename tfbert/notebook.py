@@ -164,8 +164,8 @@ def data_dir(given, name: str):
 def recommended_precision(strategy, cpu_flags=None) -> str:
     """The precision policy to use on what `strategy` runs on: mixed_bfloat16 on a TPU, mixed_float16 on GPUs
     that have float16 tensor cores (compute capability 7.0 or newer); on a CPU, mixed_bfloat16 where it has
-    AMX-bf16 tiles (BERT fine-tuning and pretraining gained there, BENCHMARKS.md: accelerators, profile), else
-    float32 (AVX-512-bf16 alone gained at most 1.3x, and emulated bfloat16 is slower)."""
+    bfloat16 units, AMX-bf16 tiles or AVX-512-bf16 (BERT fine-tuning and pretraining gained 1.5x or more on both,
+    BENCHMARKS.md: accelerators, profile), else float32 (emulated bfloat16 is slower)."""
     from tfbert import devices
     from tfbert.keras import tf
 
@@ -176,7 +176,7 @@ def recommended_precision(strategy, cpu_flags=None) -> str:
         capabilities = [tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
                         for gpu in gpus]
         return "mixed_float16" if min(capabilities) >= (7, 0) else "float32"
-    return "mixed_bfloat16" if devices.bf16_units(cpu_flags) == "amx_bf16" else "float32"
+    return "mixed_bfloat16" if devices.bf16_units(cpu_flags) else "float32"
 
 
 def describe(strategy_name="auto") -> dict:

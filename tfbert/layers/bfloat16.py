@@ -1,8 +1,9 @@
 """Faster forms of HF's GELU and dropout inside a bfloat16 model (measured on a CPU with bfloat16 units; they apply
 under a bfloat16 policy on any device).
 
-Under `mixed_bfloat16` the matmuls run on AMX tiles (4x float32 on the Xeon measured), so the element-wise rest of a
-step decides its speed, and TensorFlow's CPU kernels for element-wise bfloat16 ops are slower than the float32 ones.
+Under `mixed_bfloat16` the matmuls run on the CPU's bfloat16 units (AMX tiles: 4x float32 on the Xeon measured;
+AVX-512-bf16: 1.8x on an EPYC), so the element-wise rest of a step decides its speed, and TensorFlow's CPU kernels
+for element-wise bfloat16 ops are slower than the float32 ones.
 Measured on MiniLM's step (benchmarks/profile_step.py; benchmarks/bf16_forms.py times each form on and off):
     GELU     HF's form on bfloat16 took 2.4x the time of computing it in float32 (its gradient by autodiff: eight
              element-wise kernels); here it is computed in float32 with its gradient written out (Phi(x) + x phi(x)),
@@ -26,8 +27,9 @@ def float32_gelu(x):
     cdf = 0.5 * (1.0 + tf.math.erf(x32 * SQRT_HALF))  # Phi(x)
 
     def gradient(dy):
-        pdf = INV_SQRT_2PI * tf.exp(-0.5 * tf.square(x32))  # phi(x)
-        return tf.cast(tf.cast(dy, tf.float32) * (cdf + x32 * pdf), x.dtype)
+        with tf.name_scope("gelu_gradient"):  # else its ops take the name scope of where the gradient is asked for
+            pdf = INV_SQRT_2PI * tf.exp(-0.5 * tf.square(x32))  # phi(x)
+            return tf.cast(tf.cast(dy, tf.float32) * (cdf + x32 * pdf), x.dtype)
 
     return tf.cast(x32 * cdf, x.dtype), gradient
 
