@@ -315,7 +315,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--setups", nargs="+", choices=[*SETUPS, *KERAS3_SETUPS, "torch"],
                         help="only these setups (default: all); the record's name then ends in -some (or --tag)")
-    parser.add_argument("--tag", help="end the record's name in -TAG")
+    parser.add_argument("--tag", type=records.tag, help="end the record's name in -TAG")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--torch-python", type=Path, default=ROOT / ".venv-torch" / "bin" / "python")
     args = parser.parse_args(argv)

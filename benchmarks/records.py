@@ -12,11 +12,13 @@ speed, cores, whether other jobs shared the CPU; TensorFlow and PyTorch versions
 
 Writing a record with the same task and name replaces it: a rerun of a benchmark updates its row.
 """
+import argparse
 import datetime
 import importlib.metadata
 import json
 import os
 import platform
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -26,6 +28,13 @@ from tfbert import devices
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def tag(text: str) -> str:
+    """An argparse type: a word that ends a record's name (letters, digits, `_`, `.`, `=`, `-`)."""
+    if not re.fullmatch(r"[\w.=-]+", text):
+        raise argparse.ArgumentTypeError(f"letters, digits, _ . = - only, got {text!r}")
+    return text
 
 
 def machine(shared_cpu: bool) -> dict:
