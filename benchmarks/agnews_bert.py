@@ -34,7 +34,8 @@ def main(argv=None):
                         "fine-tuning epoch (default: --full)")
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "ag_news"))
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmarks" / "agnews_bert")
-    parser.add_argument("--tag", type=records.tag, help="end the record's name in -TAG (e.g. the CPU's kind, beside another CPU's)")
+    parser.add_argument("--tag", type=records.tag,
+                        help="end the record's name in -TAG (e.g. the CPU's kind, beside another CPU's)")
     args, extra = parser.parse_known_args(argv)
     extra += ["--pooling", args.pooling] if args.pooling else []
     named = (["--quick"] if args.quick else []) + extra + ([args.tag] if args.tag else [])  # names records and runs
