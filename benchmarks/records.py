@@ -28,11 +28,12 @@ from tfbert import devices
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+NAME_CHARACTERS = r"\w.=-"  # what a record's name is made of (a character class): letters, digits, _ . = -
 
 
 def tag(text: str) -> str:
-    """An argparse type: a word that ends a record's name (letters, digits, `_`, `.`, `=`, `-`)."""
-    if not re.fullmatch(r"[\w.=-]+", text):
+    """An argparse type: a word that ends a record's name (NAME_CHARACTERS only)."""
+    if not re.fullmatch(f"[{NAME_CHARACTERS}]+", text):
         raise argparse.ArgumentTypeError(f"letters, digits, _ . = - only, got {text!r}")
     return text
 

@@ -39,7 +39,7 @@ def table(out: Path, seeds, variants, scores) -> str:
 def record(task, out: Path, seeds, variants, metric, more, arguments, command, peer=None, labels=None):
     """A "seeds" record per variant (benchmarks/results/TASK/VARIANT[-ARGUMENTS].json): `metric` and the scores named
     in `more` per seed, and the mean training speed; `arguments` (the options beyond the script's own) name it."""
-    suffix = re.sub(r"[^\w.=-]+", "_", "".join(f"-{str(a).lstrip('-')}" for a in arguments))
+    suffix = re.sub(f"[^{records.NAME_CHARACTERS}]+", "_", "".join(f"-{str(a).lstrip('-')}" for a in arguments))
     for variant in variants:
         metrics = [files.read_json(out / f"seed{s}" / variant / runs.METRICS) for s in seeds]
         extra = {name: [m[key] for m in metrics] for name, key in more.items()}
