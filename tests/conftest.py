@@ -281,3 +281,35 @@ def snapshot(folder) -> dict:
     """{relative path: sha256} of every file under `folder`."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# --- the notebooks, run top to bottom in their smoke setting --------------------------------------------------
+
+# What each notebook's smoke run prints, and how many pictures it shows.
+NOTEBOOK_CHECKS = {
+    "agnews": (["659,592", "input_word_ids: (1, 32)", "sequence_output -> (1, 32, 20)", "| hub_frozen |",
+                "| hf_finetune |", "Trainable params:", "| kh_finetune |"], 4),
+    "cola": (["MCC 0.000 (scikit-learn 0.000)", "| always 'acceptable' |", "| tuned |", "(p = ", "| kh_tuned |"], 2),
+    "kantaibert": (["parameters: 83,504,416", "held-out MLM loss", "pipeline"], 0),
+    "interpret": (["2 layers x 5 heads", "delta", "shap (", "lime (", "tfbert-attention", "tfbert-words",
+                   "fine-tuned: ", "' at layer 2:"], 7),
+}
+
+
+def run_notebook(name, out, parameters, kernel="python3"):
+    """Runs notebooks/NAME.ipynb top to bottom with papermill in the Jupyter kernel `kernel`, with its `SMOKE`,
+    `OUT` and these `parameters`; checks it printed NOTEBOOK_CHECKS[name]'s snippets and showed its pictures."""
+    import papermill
+
+    out.mkdir(parents=True, exist_ok=True)
+    executed = papermill.execute_notebook(
+        str(ROOT / "notebooks" / f"{name}.ipynb"), str(out / "executed.ipynb"), kernel_name=kernel,
+        parameters={"SMOKE": True, "OUT": str(out / "runs"), **parameters}, cwd=str(ROOT / "notebooks"),
+        progress_bar=False)
+    outputs = [output for cell in executed.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
+    text = "\n".join(output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+                     + str(output.get("data", {}).get("text/html", "")) for output in outputs)
+    expected, pictures = NOTEBOOK_CHECKS[name]
+    for snippet in expected:
+        assert snippet in text, snippet
+    assert sum("image/png" in output.get("data", {}) for output in outputs) == pictures

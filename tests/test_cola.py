@@ -62,12 +62,12 @@ def test_the_real_release_has_its_documented_sizes():
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory, tiny_bert_dir):
+def trained_run(tmp_path_factory, tiny_bert_dir, hub_cache):
     out = tmp_path_factory.mktemp("cola_runs")
     data = write_cola(out / "data")
     code, stdout, stderr = run_cola("--data-dir", data, "--encoder", tiny_bert_dir, "--variants", "tuned", "mean",
-                                    "frozen", "--epochs", "2", "--max-length", "16", "--verbose", "0",
-                                    "--out", out / "runs", "--hub-cache", out / "hub")
+                                    "frozen", "--epochs", "2", "--max-length", "32", "--verbose", "0",
+                                    "--out", out / "runs", "--hub-cache", hub_cache)  # the tests' one export
     assert code == 0, stderr[-3000:]
     return out / "runs", stdout
 
@@ -115,10 +115,10 @@ def test_predict_judges_every_piped_line_empty_long_and_not_utf8_ones_included(t
     assert len(lines) == 7
     assert lines[0].split(" (p = ")[0] in ("acceptable", "unacceptable") and lines[0].endswith("The cat sat on the mat.")
     assert lines[1].startswith("(empty: type a sentence)")
-    assert "(judged on its first 14 word pieces only)" in lines[2]
+    assert "(judged on its first 30 word pieces only)" in lines[2]
     assert lines[3].split(" (p = ")[0] in ("acceptable", "unacceptable")  # one 1,200-character word
     assert lines[4].endswith("Jos\ufffd sat on the mat.") and " (p = " in lines[4]
-    assert "(judged on its first 14 word pieces only)" in lines[5]
+    assert "(judged on its first 30 word pieces only)" in lines[5]
     assert lines[6].endswith("The dog barked.")
     assert [line for line in stderr.splitlines() if "UTF-8" in line] == ["warning: line 5: byte 0xe9 at column 4 is not UTF-8; judged with it "
                                            "replaced by \ufffd", "1 line(s) had bytes that are not UTF-8 (replaced "

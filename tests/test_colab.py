@@ -1,7 +1,6 @@
 """The Colab install from the registry, without Colab: each pin has a release for Colab's Pythons, the TPU install
 resolves to one TensorFlow build, and the first cell runs twice in a Python that has what a Colab runtime has."""
 import json
-import os
 import subprocess
 import sys
 import sysconfig
@@ -13,7 +12,7 @@ import pytest
 from tfbert import notebook
 from tfbert.data import online
 
-from conftest import ROOT
+from conftest import ROOT, run_notebook
 
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -64,7 +63,9 @@ FAKE_COLAB = "import sys, types; sys.modules['google.colab'] = types.ModuleType(
 
 @pytest.mark.slow
 def test_the_first_cell_installs_in_a_colab_like_runtime_twice_in_a_row_then_the_agnews_notebook_runs(
-        colab_like, tmp_path, tiny_bert_dir):
+        colab_like, tmp_path, tiny_bert_dir, hub_cache, monkeypatch):
+    """The agnews notebook's smoke run, with test_notebooks.py's checks (conftest.NOTEBOOK_CHECKS), runs here only
+    when a Colab-like runtime can be built."""
     versions = "import importlib.metadata as m; print(*(m.version(n) for n in ('transformers', 'kernels')))"
     assert subprocess.run([colab_like, "-c", versions], capture_output=True, text=True).stdout.split()[0] == "5.25.0"
     cells = nbformat.read(NOTEBOOKS / "agnews.ipynb", as_version=4).cells
@@ -82,24 +83,14 @@ def test_the_first_cell_installs_in_a_colab_like_runtime_twice_in_a_row_then_the
     path, version = done.stdout.split()
     assert path == str(tmp_path / "content" / "tfbert" / "tfbert" / "__init__.py") and version == "4.54.1"
 
-    import papermill
-
     kernels = tmp_path / "jupyter" / "kernels" / "colab_like"
     kernels.mkdir(parents=True)
     (kernels / "kernel.json").write_text(json.dumps({
         "argv": [str(colab_like), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Colab-like", "language": "python"}))
-    os.environ["JUPYTER_PATH"] = str(tmp_path / "jupyter")  # papermill's kernel lookup reads it
-    try:
-        executed = papermill.execute_notebook(
-            str(NOTEBOOKS / "agnews.ipynb"), str(tmp_path / "executed.ipynb"), kernel_name="colab_like",
-            parameters={"SMOKE": True, "OUT": str(tmp_path / "runs"), "ENCODER": str(tiny_bert_dir)},
-            cwd=str(NOTEBOOKS), progress_bar=False)
-    finally:
-        del os.environ["JUPYTER_PATH"]
-    text = "\n".join(output.get("text", "") for cell in executed.cells if cell.cell_type == "code"
-                     for output in cell.get("outputs", []))
-    assert "| hf_finetune |" in text and "| hub_frozen |" in text
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))  # papermill's kernel lookup reads it
+    monkeypatch.setenv("TFBERT_CACHE", str(hub_cache))  # the tests' one export
+    run_notebook("agnews", tmp_path / "notebook", {"ENCODER": str(tiny_bert_dir)}, kernel="colab_like")
 
 
 @pytest.mark.slow
@@ -110,19 +101,25 @@ def test_every_package_colab_installs_has_a_release_for_colabs_python(python, tm
     """Checks, without installing, that each pin of the notebooks' Colab install set (and of the stack Colab ships,
     but for tensorflow itself, 620 MB) has a Linux wheel for `python`, or, for a pure-Python package published as a
     source archive only (lime), that archive. A whole-set resolution with --only-binary would fail on `promise`,
-    an sdist-only dependency of tensorflow-datasets: each pin is checked alone (--no-deps)."""
-    pins = notebook.pins(notebook.COLAB_LACKS | notebook.NO_DEPS | notebook.COLAB_HAS)
-    missing = []
-    for pin in pins:
-        if pin.startswith("tensorflow=="):
-            continue
-        linux = ["--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64"]
-        kind = ["--no-binary=:all:"] if pin.split("==")[0] in notebook.SDIST_ONLY else ["--only-binary=:all:", *linux]
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *kind, "--python-version",
-                               python, "--implementation", "cp", "-d", str(tmp_path / pin), pin],
-                              capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            missing.append(f"{pin}: {done.stderr.strip().splitlines()[-1:]}")
-        for download in Path(tmp_path / pin).glob("*"):
-            download.unlink()
-    assert not missing, missing
+    an sdist-only dependency of tensorflow-datasets: the pins are resolved alone (--no-deps), from the registry's
+    metadata (--dry-run: no wheel is downloaded)."""
+    pins = [pin for pin in notebook.pins(notebook.COLAB_LACKS | notebook.NO_DEPS | notebook.COLAB_HAS)
+            if not pin.startswith("tensorflow==")]
+    sdists = [pin for pin in pins if pin.split("==")[0] in notebook.SDIST_ONLY]
+    wheels = [pin for pin in pins if pin not in sdists]
+    where = ["--python-version", python, "--implementation", "cp", "--quiet", "--no-deps"]
+    linux = ["--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64"]
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", *where, *linux,
+                           "--only-binary=:all:", "--target", str(tmp_path / "target"),
+                           "--report", str(tmp_path / "report.json"), *wheels],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]  # pip names the pin without a wheel
+    report = json.loads((tmp_path / "report.json").read_text())
+    chosen = {f"{item['metadata']['name'].lower().replace('_', '-')}=={item['metadata']['version']}"
+              for item in report["install"]}
+    assert chosen == set(wheels)
+    assert all(item["download_info"]["url"].endswith(".whl") for item in report["install"])
+    for pin in sdists:
+        done = subprocess.run([sys.executable, "-m", "pip", "download", *where, "--no-binary=:all:",
+                               "-d", str(tmp_path / pin), pin], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
