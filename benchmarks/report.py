@@ -55,7 +55,8 @@ def mean_sd(values) -> str:
 def where(record) -> str:
     """"2026-12-02, AMD EPYC (avx512_bf16), shared"."""
     machine = record["machine"]
-    unit = next((flag for flag in ("amx_bf16", "avx512_bf16", "avx512f") if flag in (machine.get("flags") or [])), "")
+    flags = machine.get("flags") or []
+    unit = next((flag for flag in ("amx_bf16", "avx512_bf16", "avx512f", "avx2") if flag in flags), "")
     cpu = "CPU not recorded" if machine["cpu"] == "not recorded" else machine["cpu"] + (f" ({unit})" if unit else "")
     return f"{record['date']}, {cpu}" + (", shared" if machine.get("shared_cpu") else "") + \
         (f", commit {record['commit']}" if record.get("commit") else "")
