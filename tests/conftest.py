@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tfbert.data import online
 from tfbert.keras import tf
 
 tf.config.set_logical_device_configuration(
@@ -22,6 +23,8 @@ tf.config.set_logical_device_configuration(
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# Asked once per test process: the tests that install from the package registry run only when it answers.
+REGISTRY = online.is_reachable("pypi.org")
 
 # Each class has its own words, so a tiny model learns the synthetic task in a few steps.
 TOPIC_WORDS = (

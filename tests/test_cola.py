@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from tfbert import files, runs, train
-from tfbert.data import BadRowError, cola, online
+from tfbert.data import BadRowError, cola
 
-from conftest import ROOT, SHARED_DATA, TOPIC_WORDS
+from conftest import REGISTRY, ROOT, SHARED_DATA, TOPIC_WORDS
 
 GOOD = [" ".join(TOPIC_WORDS[0][:3]), "the coach says the season", "a new report on the market", "goal after goal"]
 BAD = ["season the the coach", "on on a", "report report report", "with in after"]
@@ -156,8 +156,7 @@ print(ipywidgets.__version__, output.value)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not online.is_reachable("pypi.org"),
-                    reason="no package registry reachable: cannot fetch ipywidgets 7")
+@pytest.mark.skipif(not REGISTRY, reason="no package registry reachable: cannot fetch ipywidgets 7")
 def test_the_widget_works_with_colabs_ipywidgets_7_too(trained_run, tmp_path):
     """Colab renders ipywidgets 7.7.1 widgets only, and the notebooks leave Colab's ipywidgets alone."""
     target = tmp_path / "ipywidgets7"

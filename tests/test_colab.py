@@ -10,15 +10,14 @@ import nbformat
 import pytest
 
 from tfbert import notebook
-from tfbert.data import online
 
-from conftest import ROOT, run_notebook
+from conftest import REGISTRY, ROOT, run_notebook
 
 NOTEBOOKS = ROOT / "notebooks"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not online.is_reachable("pypi.org"), reason="no package registry reachable")
+@pytest.mark.skipif(not REGISTRY, reason="no package registry reachable")
 def test_the_tpu_install_set_resolves_to_one_tensorflow_build_the_tpu_one(tmp_path):
     """pip's own resolution of what `install` asks for on a TPU runtime (metadata only, nothing installed): every
     package that requires `tensorflow` takes the stand-in, and the only TensorFlow that is downloaded is the TPU
@@ -44,7 +43,7 @@ def colab_like(tmp_path_factory):
     """A Python like a Colab runtime's: this stack (TensorFlow 2.20 and the rest, from the test's own environment,
     on the path after the runtime's own packages) plus transformers 5.25.0, with huggingface_hub and `kernels`
     (whose setuptools hook broke an editable install of tfbert), installed from the registry into a new venv."""
-    if not online.is_reachable("pypi.org"):
+    if not REGISTRY:
         pytest.skip("no package registry reachable: cannot build a Colab-like runtime")
     venv = tmp_path_factory.mktemp("colab_like") / "venv"
     subprocess.run([sys._base_executable, "-m", "venv", str(venv)], check=True)
@@ -94,8 +93,7 @@ def test_the_first_cell_installs_in_a_colab_like_runtime_twice_in_a_row_then_the
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not online.is_reachable("pypi.org"),
-                    reason="no package registry reachable: cannot check the Colab install set")
+@pytest.mark.skipif(not REGISTRY, reason="no package registry reachable: cannot check the Colab install set")
 @pytest.mark.parametrize("python", ["3.12", "3.13"])
 def test_every_package_colab_installs_has_a_release_for_colabs_python(python, tmp_path):
     """Checks, without installing, that each pin of the notebooks' Colab install set (and of the stack Colab ships,
@@ -107,9 +105,9 @@ def test_every_package_colab_installs_has_a_release_for_colabs_python(python, tm
             if not pin.startswith("tensorflow==")]
     sdists = [pin for pin in pins if pin.split("==")[0] in notebook.SDIST_ONLY]
     wheels = [pin for pin in pins if pin not in sdists]
-    where = ["--python-version", python, "--implementation", "cp", "--quiet", "--no-deps"]
+    common = ["--python-version", python, "--implementation", "cp", "--quiet", "--no-deps"]
     linux = ["--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64"]
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", *where, *linux,
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", *common, *linux,
                            "--only-binary=:all:", "--target", str(tmp_path / "target"),
                            "--report", str(tmp_path / "report.json"), *wheels],
                           capture_output=True, text=True, timeout=600)
@@ -120,6 +118,6 @@ def test_every_package_colab_installs_has_a_release_for_colabs_python(python, tm
     assert chosen == set(wheels)
     assert all(item["download_info"]["url"].endswith(".whl") for item in report["install"])
     for pin in sdists:
-        done = subprocess.run([sys.executable, "-m", "pip", "download", *where, "--no-binary=:all:",
+        done = subprocess.run([sys.executable, "-m", "pip", "download", *common, "--no-binary=:all:",
                                "-d", str(tmp_path / pin), pin], capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]

@@ -6,13 +6,11 @@ import nbformat
 import pytest
 
 from tfbert import notebook
-from tfbert.data import online
 
-from conftest import ROOT, run_notebook
+from conftest import REGISTRY, ROOT, run_notebook
 
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ("agnews", "cola", "kantaibert", "interpret")
-REGISTRY = online.is_reachable("pypi.org")  # then test_colab.py builds a Colab-like runtime
 
 
 def code_cells(name):
