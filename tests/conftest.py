@@ -104,6 +104,18 @@ def run_cli(*args, env=None, timeout=600):
     return process.returncode, stdout, stderr
 
 
+def run_main(main, *args, capsys):
+    """Runs a command's `main(ARGS)` in this process (no TensorFlow import to wait for), as `run_cli` runs it in
+    another: returns (status, stdout, stderr), where a one-line failure's message ends stderr."""
+    try:
+        main(list(map(str, args)))
+        code = 0
+    except SystemExit as stopped:
+        code = stopped.code or 0
+    stdout, stderr = capsys.readouterr()
+    return (1, stdout, stderr + code + "\n") if isinstance(code, str) else (code, stdout, stderr)
+
+
 # One small scratch run of the command line (2 epochs of the tiny preset): `scratch_cli_run` trains it once.
 SCRATCH_CLI = ["--variants", "scratch", "--preset", "tiny", "--epochs", "2", "--verbose", "0", "--batch-size", "8",
                "--lr", "5e-3"]

@@ -36,6 +36,23 @@ def test_ctrl_c_and_sigterm_end_with_what_the_same_command_does_next(capsys):
     assert {number: signal.getsignal(number) for number in before} == before  # put back as they were
 
 
+def test_a_ctrl_c_inside_a_held_section_is_raised_when_the_section_has_finished(capsys):
+    """As the backup of an epoch and the resume hint it makes true: a Ctrl-C cannot land between the two."""
+    finished = []
+
+    def backing_up(argv):
+        errors.progress("the same command resumes runs/x/scratch from epoch 1")
+        with errors.held():
+            os.kill(os.getpid(), signal.SIGINT)  # the handler runs here, and raises nothing yet
+            finished.append("backup")
+            errors.progress("the same command resumes runs/x/scratch from epoch 2")
+        finished.append("after")  # not reached
+
+    code, stderr = ends(backing_up, capsys=capsys)
+    assert code == 130 and finished == ["backup"]
+    assert stderr.strip() == "interrupted; the same command resumes runs/x/scratch from epoch 2"
+
+
 def test_a_signal_the_process_ignores_stays_ignored():
     """A shell starts a background job (`nohup`, `&`) with Ctrl-C ignored: the command must not take it back."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -7,15 +7,14 @@ import pytest
 
 from tfbert import files, report, runs
 
-from conftest import SHARED_DATA, csv_probabilities, run_cli, serve_with_plain_tensorflow
+from conftest import SHARED_DATA, csv_probabilities, run_cli, run_main, serve_with_plain_tensorflow
 from experiments import agnews
 
 NO_DATA_DIR = {"TFBERT_DATA_DIR": ""}
 
 
-@pytest.mark.slow
-def test_help_lists_the_options():
-    code, stdout, _ = run_cli("--help")
+def test_help_lists_the_options(capsys):
+    code, stdout, _ = run_main(agnews.main, "--help", capsys=capsys)
     assert code == 0
     for option in ("--variants", "--data-dir", "--offline", "--epochs", "--batch-size", "--seed", "--strategy",
                    "--out", "--skip-bad-rows"):
@@ -57,11 +56,11 @@ def test_a_small_run_prints_the_table_and_writes_the_run_directory(scratch_cli_r
 
 
 @pytest.mark.slow
-def test_the_accelerator_switches_train_with_xla_in_bfloat16_and_say_so_in_the_table(ag_news_dir, tmp_path):
+def test_the_accelerator_switches_train_with_xla_in_bfloat16_and_say_so_in_the_table(ag_news_dir, tmp_path, capsys):
     switches = ["--jit-compile", "--precision", "mixed_bfloat16", "--steps-per-execution", "3", "--pad-multiple", "32"]
-    code, stdout, stderr = run_cli("--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny", "--epochs",
-                                   "2", "--verbose", "0", "--batch-size", "16", "--lr", "5e-3", "--out", tmp_path,
-                                   *switches)
+    code, stdout, stderr = run_main(agnews.main, "--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny",
+                                    "--epochs", "2", "--verbose", "0", "--batch-size", "16", "--lr", "5e-3",
+                                    "--out", tmp_path, *switches, capsys=capsys)
     assert code == 0, stderr[-3000:]
     assert "| scratch | scratch Transformer (tiny), mixed_bfloat16, XLA |" in stdout
     config = files.read_json(tmp_path / "scratch" / runs.CONFIG)
@@ -70,8 +69,9 @@ def test_the_accelerator_switches_train_with_xla_in_bfloat16_and_say_so_in_the_t
     metrics = files.read_json(tmp_path / "scratch" / runs.METRICS)
     assert metrics["test_examples"] == 80 and metrics["test_accuracy"] > 0.5  # every test text, scored once
     assert (tmp_path / "scratch" / "model.tflite").is_file()  # a float32 copy: TFLite has no bfloat16 kernels
-    code, _, stderr = run_cli("--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny", "--epochs", "2",
-                              "--verbose", "0", "--batch-size", "16", "--lr", "5e-3", "--out", tmp_path)
+    code, _, stderr = run_main(agnews.main, "--data-dir", ag_news_dir, "--variants", "scratch", "--preset", "tiny",
+                               "--epochs", "2", "--verbose", "0", "--batch-size", "16", "--lr", "5e-3", "--out", tmp_path,
+                               capsys=capsys)
     assert code != 0 and "precision" in stderr and "--overwrite" in stderr  # float32 is another run
     assert len(stderr.strip().splitlines()) == 1
 
@@ -87,7 +87,7 @@ def test_the_report_is_redrawn_from_the_files_alone(scratch_cli_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_bad_row_stops_the_run_naming_the_file_and_line_unless_skipped(ag_news_dir, tmp_path):
+def test_a_bad_row_stops_the_run_naming_the_file_and_line_unless_skipped(ag_news_dir, tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
     (data / "offline_test.csv").write_bytes((ag_news_dir / "offline_test.csv").read_bytes())
@@ -95,11 +95,11 @@ def test_a_bad_row_stops_the_run_naming_the_file_and_line_unless_skipped(ag_news
     (data / "offline_train.csv").write_bytes(b"".join(lines[:9] + [b'"8","bad","class"\n'] + lines[9:]))
     common = ["--data-dir", data, "--variants", "scratch", "--preset", "tiny", "--epochs", "1", "--verbose", "0", "--out", tmp_path / "out"]
 
-    code, _, stderr = run_cli(*common)
+    code, _, stderr = run_main(agnews.main, *common, capsys=capsys)
     assert code != 0 and f"error: {data / 'offline_train.csv'}:10: class index '8'" in stderr
     assert "Traceback" not in stderr
 
-    code, stdout, stderr = run_cli(*common, "--skip-bad-rows")
+    code, stdout, stderr = run_main(agnews.main, *common, "--skip-bad-rows", capsys=capsys)
     assert code == 0, stderr[-3000:]
     assert "skipped 1 bad rows" in stdout
     skipped = files.read_json(tmp_path / "out" / "scratch" / runs.METRICS)["skipped_rows"]
@@ -107,10 +107,10 @@ def test_a_bad_row_stops_the_run_naming_the_file_and_line_unless_skipped(ag_news
 
 
 @pytest.mark.slow
-def test_the_textbook_model_learns_the_real_offline_split_in_one_epoch(tmp_path):
-    code, stdout, stderr = run_cli("--data-dir", SHARED_DATA / "ag_news", "--variants", "scratch", "--preset", "textbook", "--epochs", "1",
-                                   "--verbose", "0", "--weight-decay", "0.01",
-                                   "--out", tmp_path)
+def test_the_textbook_model_learns_the_real_offline_split_in_one_epoch(tmp_path, capsys):
+    code, stdout, stderr = run_main(agnews.main, "--data-dir", SHARED_DATA / "ag_news", "--variants", "scratch",
+                                    "--preset", "textbook", "--epochs", "1", "--verbose", "0", "--weight-decay", "0.01",
+                                    "--out", tmp_path, capsys=capsys)
     assert code == 0, stderr[-3000:]
     assert "Trainable params: 659592" in stdout  # the lesson's model, summarised as training starts
     metrics = files.read_json(tmp_path / "scratch" / runs.METRICS)
@@ -130,13 +130,14 @@ def test_without_a_data_folder_and_without_network_the_default_run_fails_within_
 
 @pytest.mark.slow
 def test_the_variants_share_one_table_and_without_a_validation_split_train_on_every_text_keeping_the_last_epoch(
-        ag_news_dir, tiny_bert_dir, hub_cache, tmp_path):
-    code, stdout, stderr = run_cli(
+        ag_news_dir, tiny_bert_dir, hub_cache, tmp_path, capsys):
+    code, stdout, stderr = run_main(
+        agnews.main,
         "--data-dir", ag_news_dir, "--encoder", tiny_bert_dir, "--variants", "scratch", "hub_frozen", "hf_frozen",
         "hf_finetune", "--validation-fraction", "0", "--preset", "tiny", "--epochs", "2", "--head-epochs", "3",
         "--head-lr", "1e-2", "--finetune-epochs", "2", "--finetune-lr", "1e-3", "--bert-train-examples", "120",
         "--batch-size", "16", "--max-length", "32", "--verbose", "0", "--out", tmp_path, "--hub-cache", hub_cache,
-        timeout=900)
+        capsys=capsys)
     assert code == 0, stderr[-3000:]
     for variant, train_texts, epochs, trainable in (("scratch", 400, 2, None), ("hub_frozen", 120, 3, 84),
                                                     ("hf_frozen", 120, 3, 84), ("hf_finetune", 120, 2, None)):
@@ -185,7 +186,8 @@ def test_the_command_line_sets_only_the_recipe_fields_of_its_kind_of_variant():
 
 
 @pytest.mark.slow
-def test_an_unknown_encoder_fails_at_once_with_the_choices(ag_news_dir):
-    code, _, stderr = run_cli("--data-dir", ag_news_dir, "--encoder", "bert-huge", "--variants", "hf_frozen")
+def test_an_unknown_encoder_fails_at_once_with_the_choices(ag_news_dir, capsys):
+    code, _, stderr = run_main(agnews.main, "--data-dir", ag_news_dir, "--encoder", "bert-huge",
+                               "--variants", "hf_frozen", capsys=capsys)
     assert code != 0 and "unknown encoder 'bert-huge'; choose one of minilm_l6" in stderr and "Traceback" not in stderr
 

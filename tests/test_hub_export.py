@@ -50,17 +50,16 @@ def test_a_checkpoint_the_encoder_cannot_reproduce_is_refused_naming_its_config(
         hub_export.bert_config(folder)
 
 
-def test_an_export_is_cached_and_reused(tiny_bert_dir, tmp_path, monkeypatch):
-    first = hub_export.cached_pair(tiny_bert_dir, seq_length=16, cache=tmp_path)
-    monkeypatch.setattr(hub_export, "export", lambda *a: pytest.fail("exported again"))
-    assert hub_export.cached_pair(tiny_bert_dir, seq_length=16, cache=tmp_path) == first
-    entries = [p.name for p in (tmp_path / "hub").iterdir() if not p.name.endswith(".lock")]
-    assert entries == [first.encoder.split("/")[-2]]  # no temporary left
-
-
 @pytest.mark.slow
-def test_a_damaged_export_is_exported_again_with_a_notice(tiny_bert_dir, tmp_path, capfd):
+def test_an_export_is_cached_reused_and_exported_again_with_a_notice_when_damaged(tiny_bert_dir, tmp_path, capfd,
+                                                                                 monkeypatch):
     pair = hub_export.cached_pair(tiny_bert_dir, seq_length=16, cache=tmp_path)
+    entries = [p.name for p in (tmp_path / "hub").iterdir() if not p.name.endswith(".lock")]
+    assert entries == [pair.encoder.split("/")[-2]]  # no temporary left
+    with monkeypatch.context() as patched:
+        patched.setattr(hub_export, "export", lambda *a: pytest.fail("exported again"))
+        assert hub_export.cached_pair(tiny_bert_dir, seq_length=16, cache=tmp_path) == pair
+
     graph = tmp_path / "hub" / pair.encoder.split("/")[-2] / "encoder" / "saved_model.pb"
     graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])  # a disk that filled up mid-copy
     capfd.readouterr()

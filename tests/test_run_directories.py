@@ -7,7 +7,8 @@ import pytest
 
 from tfbert import files, runs
 
-from conftest import SCRATCH_CLI, run_cli, start_cli, write_ag_news_csv
+from conftest import SCRATCH_CLI, run_cli, run_main, start_cli, write_ag_news_csv
+from experiments import agnews
 from conftest import snapshot
 
 TINY = ["--variants", "scratch", "--preset", "tiny", "--verbose", "0"]
@@ -15,24 +16,24 @@ TINY = ["--variants", "scratch", "--preset", "tiny", "--verbose", "0"]
 
 @pytest.mark.slow
 def test_a_finished_run_is_not_trained_again_and_another_run_is_refused_unless_overwritten(scratch_cli_run, ag_news_dir,
-                                                                                          tmp_path):
+                                                                                          tmp_path, capsys):
     shutil.copytree(scratch_cli_run[0], tmp_path, dirs_exist_ok=True)  # SCRATCH_CLI's finished run
     common = ["--data-dir", ag_news_dir, *SCRATCH_CLI, "--out", tmp_path]
     run_dir = tmp_path / "scratch"
     finished = snapshot(run_dir)
 
-    code, stdout, stderr = run_cli(*common)
+    code, stdout, stderr = run_main(agnews.main, *common, capsys=capsys)
     assert code == 0, stderr[-3000:]
     assert "this run has finished already, not trained again" in stdout and "| scratch |" in stdout
     assert snapshot(run_dir) == finished
 
-    code, stdout, stderr = run_cli(*common, "--epochs", "1", "--lr", "3e-3")  # the last of a repeated option counts
+    code, stdout, stderr = run_main(agnews.main, *common, "--epochs", "1", "--lr", "3e-3", capsys=capsys)  # the last of a repeated option counts
     assert code != 0 and "Traceback" not in stderr
     assert stderr.strip() == (f"error: {run_dir} holds another run (recipe.epochs 2 -> 1, recipe.lr 0.005 -> 0.003): "
                               "train it elsewhere (--out DIR) or replace it (--overwrite)")
     assert snapshot(run_dir) == finished
 
-    code, stdout, stderr = run_cli(*common, "--epochs", "1", "--lr", "3e-3", "--overwrite")
+    code, stdout, stderr = run_main(agnews.main, *common, "--epochs", "1", "--lr", "3e-3", "--overwrite", capsys=capsys)
     assert code == 0, stderr[-3000:]
     assert len(files.read_json(run_dir / runs.HISTORY)) == 1
     assert files.read_json(run_dir / runs.IDENTITY)["identity"]["recipe"]["epochs"] == 1

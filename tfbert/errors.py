@@ -24,6 +24,7 @@ traceback. `--debug` (any entry point) or `TFBERT_DEBUG=1` shows the traceback o
 This module imports no TensorFlow: TensorFlow's errors are recognised by their class names.
 """
 import argparse
+import contextlib
 import errno
 import functools
 import os
@@ -60,11 +61,25 @@ def add_debug_option(parser: argparse.ArgumentParser):
 
 
 _pending = []  # the signals received while a command runs
+_holding = []  # open `held` sections
 
 
 def _stop(signum, frame):
     _pending.append(signum)
-    raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+    if not _holding:
+        raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
+
+
+@contextlib.contextmanager
+def held():
+    """A section a Ctrl-C or SIGTERM cannot split: a signal received inside is raised when the section ends."""
+    _holding.append(True)
+    try:
+        yield
+    finally:
+        _holding.pop()
+    if not _holding:
+        raise_pending()
 
 
 def raise_pending():

@@ -110,12 +110,13 @@ def callbacks(keras, log: RunLog, run_dir, tensorboard=True) -> list:
         errors.progress(f"the same command resumes {run_dir} from epoch {epoch + 1}")
 
     class Backup(keras.callbacks.BackupAndRestore):
-        """Keras' backup of each epoch, and the resume hint moved on as soon as it is written: a Ctrl-C between
-        the two would name the epoch just backed up as the one the same command starts from."""
+        """Keras' backup of each epoch and the resume hint, moved on together: a Ctrl-C between the two would
+        name the epoch just backed up as the one the same command starts from."""
 
         def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            starts(epoch + 1)  # a stop from now on resumes after this epoch
+            with errors.held():  # a signal during the backup is raised once the hint is right
+                super().on_epoch_end(epoch, logs)
+                starts(epoch + 1)  # a stop from now on resumes after this epoch
             errors.raise_pending()  # a Ctrl-C that a destructor swallowed during the epoch (no per-batch hook:
             # Keras would time every batch's callbacks then, and warn on small models)
 
