@@ -48,7 +48,11 @@ def test_a_ctrl_c_inside_a_held_section_is_raised_when_the_section_has_finished(
             errors.progress("the same command resumes runs/x/scratch from epoch 2")
         finished.append("after")  # not reached
 
-    code, stderr = ends(backing_up, capsys=capsys)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal, even in the background
+    try:
+        code, stderr = ends(backing_up, capsys=capsys)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert code == 130 and finished == ["backup"]
     assert stderr.strip() == "interrupted; the same command resumes runs/x/scratch from epoch 2"
 
