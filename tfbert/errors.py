@@ -84,8 +84,8 @@ def held():
 
 def raise_pending():
     """Raises again a Ctrl-C or SIGTERM that was swallowed: Python drops an exception raised while a destructor
-    runs ("Exception ignored in ..."), so a signal landing then would be lost. The training loop calls this when an
-    epoch ends."""
+    runs ("Exception ignored in ..."), so a signal landing then would be lost. `held` calls this as it ends; the
+    training loop holds each epoch's backup."""
     if _pending:
         raise KeyboardInterrupt() if _pending[-1] == signal.SIGINT else Terminated()
 

@@ -114,11 +114,12 @@ def callbacks(keras, log: RunLog, run_dir, tensorboard=True) -> list:
         name the epoch just backed up as the one the same command starts from."""
 
         def on_epoch_end(self, epoch, logs=None):
-            with errors.held():  # a signal during the backup is raised once the hint is right
+            # A signal during the backup is raised once the hint is right, as is a Ctrl-C that a destructor
+            # swallowed during the epoch (no per-batch hook: Keras would time every batch's callbacks then, and warn
+            # on small models).
+            with errors.held():
                 super().on_epoch_end(epoch, logs)
                 starts(epoch + 1)  # a stop from now on resumes after this epoch
-            errors.raise_pending()  # a Ctrl-C that a destructor swallowed during the epoch (no per-batch hook:
-            # Keras would time every batch's callbacks then, and warn on small models)
 
     return [
         log,
