@@ -1,16 +1,19 @@
-"""Benchmark: MiniLM's training step with each of tfbert's bfloat16 forms on and off, and two optimizer forms tried.
+"""Benchmark: MiniLM's training step with each of tfbert's bfloat16 forms on and off, and AdamW's update in four forms.
 
 tfbert gives HF's layers two faster forms under mixed_bfloat16 (tfbert/layers/bfloat16.py): GELU in float32 with its
-gradient written out, and dropout masks drawn in float32. This times MiniLM's fine-tuning step
+gradient written out, each compiled by XLA, and dropout masks drawn in float32. This times MiniLM's fine-tuning step
 (benchmarks/accelerators.py's batches and timing: the second of two passes) with
     float32                         the reference (no form applies)
     bf16, HF's forms                neither form
     bf16, GELU form / dropout form  one of them
     bf16, both forms                what tfbert trains with
-and two forms of AdamW's update that were tried and are measured here, in float32 and bf16 (both forms):
+    bf16, GELU form without XLA     both forms, GELU's arithmetic in TensorFlow's own kernels (sixteen of them)
+and AdamW's update, in float32 and bf16 (both forms):
+    scatter into the slots          Keras' own sparse update of the word embeddings, which puts their slots in
+                                    TensorFlow's copy-on-read mode (tfbert adds the rows to tensors: the same numbers)
     XLA update                      each variable's update (weight decay + Adam) compiled with XLA
-    dense embedding gradient        the word-embedding gradient made dense: the fused Adam kernel, no copy-on-read
-The optimizer forms change float32's rounding, so tfbert would keep them only for a clear gain.
+    dense embedding gradient        the word-embedding gradient made dense: the fused Adam kernel
+The last two change float32's rounding, so tfbert would keep them only for a clear gain.
 The setups run one after another, --repeats times, interleaved; "setup + 2 passes s" shows what the first pass costs
 (tracing, and compiling where XLA is used). The record is benchmarks/results/profile/forms-UNITS.json, UNITS the CPU's
 bfloat16 units (amx_bf16, avx512_bf16): CPUs of each kind keep a record.
@@ -27,26 +30,45 @@ from pathlib import Path
 import accelerators  # benchmarks/accelerators.py: the model and its batches
 import records
 from official.nlp import optimization
-from tfbert import cli, devices, errors, train
+from tfbert import cli, devices, errors, optim, train
 from tfbert.keras import tf
 from tfbert.layers import bfloat16
 from tfbert.models import bert
 
 ROOT = Path(__file__).resolve().parents[1]
 BF16 = train.Compute("mixed_bfloat16")
-SETUPS = {  # name: (Compute, forms for for_bfloat16, optimizer form)
+SETUPS = {  # name: (Compute, forms for for_bfloat16, other form: see `use`)
     "float32": (train.Compute(), {}, None),
     "bf16, HF's forms": (BF16, {"gelu": False, "dropout": False}, None),
     "bf16, GELU form": (BF16, {"gelu": True, "dropout": False}, None),
     "bf16, dropout form": (BF16, {"gelu": False, "dropout": True}, None),
     "bf16, both forms (tfbert)": (BF16, {}, None),
+    "bf16, GELU form without XLA": (BF16, {}, "unfused gelu"),
+    "float32, scatter into the slots": (train.Compute(), {}, "scatter"),
+    "bf16, scatter into the slots": (BF16, {}, "scatter"),
     "float32, XLA update": (train.Compute(), {}, "xla"),
     "bf16, XLA update": (BF16, {}, "xla"),
     "float32, dense embedding gradient": (train.Compute(), {}, "dense"),
     "bf16, dense embedding gradient": (BF16, {}, "dense"),
 }
-ADAMW = optimization.AdamWeightDecay  # tf-models-official's, whose per-variable updates the forms replace
+ADAMW = optim.AdamWeightDecay  # tfbert's, whose per-variable updates the forms replace
 APPLY_DENSE, APPLY_SPARSE, APPLY = ADAMW._resource_apply_dense, ADAMW._resource_apply_sparse, ADAMW.apply_gradients
+SCATTER = optimization.AdamWeightDecay._resource_apply_sparse  # Keras' own sparse update (scatters into the slots)
+GELU = bfloat16.float32_gelu
+
+
+@tf.custom_gradient
+def unfused_gelu(x):
+    """`bfloat16.float32_gelu`'s arithmetic in TensorFlow's own element-wise kernels, not compiled by XLA."""
+    x32 = tf.cast(x, tf.float32)
+    cdf = 0.5 * (1.0 + tf.math.erf(x32 * bfloat16.SQRT_HALF))  # Phi(x)
+
+    def gradient(dy):
+        with tf.name_scope("gelu_gradient"):
+            pdf = bfloat16.INV_SQRT_2PI * tf.exp(-0.5 * tf.square(x32))  # phi(x)
+            return tf.cast(tf.cast(dy, tf.float32) * (cdf + x32 * pdf), x.dtype)
+
+    return tf.cast(x32 * cdf, x.dtype), gradient
 
 
 # Two functions, not one with *args: the legacy optimizer passes `apply_state` only to methods naming it in their
@@ -73,13 +95,14 @@ def dense_gradients(self, grads_and_vars, name=None, experimental_aggregate_grad
     return APPLY(self, grads_and_vars, name, experimental_aggregate_gradients)
 
 
-def use(forms: dict, optimizer: str | None):
-    """Builds the next model with `forms` (keyword arguments of `for_bfloat16`) and AdamW's update in `optimizer`'s
-    form (None: tf-models-official's own)."""
+def use(forms: dict, form: str | None):
+    """Builds the next model with `forms` (keyword arguments of `for_bfloat16`) and `form` (None: tfbert's own):
+    GELU without XLA, or one of AdamW's update forms."""
     bert.for_bfloat16 = functools.partial(bfloat16.for_bfloat16, **forms)
-    ADAMW._resource_apply_dense = xla_dense if optimizer == "xla" else APPLY_DENSE
-    ADAMW._resource_apply_sparse = xla_sparse if optimizer == "xla" else APPLY_SPARSE
-    ADAMW.apply_gradients = dense_gradients if optimizer == "dense" else APPLY
+    bfloat16.float32_gelu = unfused_gelu if form == "unfused gelu" else GELU
+    ADAMW._resource_apply_dense = xla_dense if form == "xla" else APPLY_DENSE
+    ADAMW._resource_apply_sparse = {"xla": xla_sparse, "scatter": SCATTER}.get(form, APPLY_SPARSE)
+    ADAMW.apply_gradients = dense_gradients if form == "dense" else APPLY
 
 
 @errors.command
@@ -92,8 +115,8 @@ def main(argv=None):
     model = accelerators.load("minilm", args.data_dir, args.steps)
     seconds, total = {}, {}  # setup: [ms a step, each repeat]; setup: seconds of the last repeat's build + 2 passes
     for repeat in range(args.repeats):
-        for setup, (compute, forms, optimizer) in SETUPS.items():
-            use(forms, optimizer)
+        for setup, (compute, forms, form) in SETUPS.items():
+            use(forms, form)
             started = time.perf_counter()
             steps, _ = model.tf_steps(compute)
             total[setup] = time.perf_counter() - started

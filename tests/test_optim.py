@@ -98,3 +98,32 @@ def test_adam_epsilon_is_added_before_bias_correction_so_it_damps_small_gradient
     optimizer.apply_gradients([(tf.constant([gradient]), weight)])
     keras_form = gradient / (gradient + epsilon / np.sqrt(1 - 0.999))
     assert -weight.numpy()[0] == pytest.approx(keras_form, rel=1e-4)
+
+
+def test_an_embeddings_sparse_update_is_keras_own_step_bit_for_bit_without_scattering_into_variables():
+    def trained(adamw):
+        keras.utils.set_random_seed(0)
+        table = tf.Variable(tf.random.normal((50, 8)), name="embeddings")
+        kernel = tf.Variable(tf.random.normal((8, 3)), name="kernel")
+        optimizer = adamw(learning_rate=0.01, weight_decay_rate=0.1, epsilon=1e-6)
+        for step in range(3):
+            with tf.GradientTape() as tape:
+                rows = tf.gather(table, tf.constant([[1, 7, 7, 3], [step, 9, 1, 1]]))  # repeated rows too
+                loss = tf.reduce_sum(tf.square(rows @ kernel - 1.0))
+            grads = tape.gradient(loss, [table, kernel])
+            assert isinstance(grads[0], tf.IndexedSlices)
+            optimizer.apply_gradients(zip(grads, [table, kernel]))
+
+        @tf.function
+        def update():  # traced, not run: the weights stay as trained
+            optimizer.apply_gradients(zip(grads, [table, kernel]))
+
+        scatters = {op.type for op in update.get_concrete_function().graph.get_operations()
+                    if op.type.startswith("ResourceScatter")}
+        return table.numpy(), kernel.numpy(), [s.numpy() for s in optimizer.weights[1:]], scatters
+
+    *ours, our_scatters = trained(optim.AdamWeightDecay)
+    *keras_own, keras_scatters = trained(optimization.AdamWeightDecay)
+    for a, b in zip(ours[:2] + ours[2], keras_own[:2] + keras_own[2]):
+        np.testing.assert_array_equal(a, b)
+    assert keras_scatters and not our_scatters

@@ -68,6 +68,26 @@ class AdamWeightDecay(optimization.AdamWeightDecay):
             grads, _ = tf.clip_by_global_norm(grads, clip_norm=self.gradient_clip_norm)
         return super().apply_gradients(zip(grads, variables), name, experimental_aggregate_gradients)
 
+    def _resource_apply_sparse(self, grad, var, indices, apply_state=None):
+        """Keras' sparse Adam step (an embedding's rows of `grad`), with the rows added to tensors, not scattered
+        into the variables: the same numbers, bit for bit. A scatter into a variable makes TensorFlow copy it at
+        every later read (its copy-on-read mode), and an embedding's slots are large (MiniLM: 11.7 M weights)."""
+        if self.amsgrad:
+            return super()._resource_apply_sparse(grad, var, indices, apply_state)
+        lr_t, _ = self._get_lr(var.device, var.dtype.base_dtype, apply_state)
+        decay = self._decay_weights_op(var, lr_t, apply_state)
+        coefficients = (apply_state or {}).get((var.device, var.dtype.base_dtype)) or \
+            self._fallback_apply_state(var.device, var.dtype.base_dtype)
+        rows = indices[:, tf.newaxis]  # (N, 1): the rows of `grad` (N, width), each once
+        m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
+        with tf.control_dependencies([decay]):
+            m_t = tf.tensor_scatter_nd_add(m * coefficients["beta_1_t"], rows, grad * coefficients["one_minus_beta_1_t"])
+            v_t = tf.tensor_scatter_nd_add(v * coefficients["beta_2_t"], rows,
+                                           (grad * grad) * coefficients["one_minus_beta_2_t"])
+            step = coefficients["lr"] * m_t / (tf.sqrt(v_t) + coefficients["epsilon"])
+            return tf.group(m.assign(m_t, use_locking=self._use_locking), v.assign(v_t, use_locking=self._use_locking),
+                            var.assign_sub(step, use_locking=self._use_locking))
+
 
 def create_adamw(peak_lr, train_steps, warmup_steps, weight_decay=0.01, end_lr=0.0, epsilon=1e-6):
     """AdamW (decoupled weight decay, none on `NO_WEIGHT_DECAY` variables) with warmup + linear decay.

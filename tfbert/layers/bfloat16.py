@@ -7,8 +7,8 @@ for element-wise bfloat16 ops are slower than the float32 ones.
 Measured on MiniLM's step (benchmarks/profile_step.py; benchmarks/bf16_forms.py times each form on and off):
     GELU     HF's form on bfloat16 took 2.4x the time of computing it in float32 (its gradient by autodiff: eight
              element-wise kernels); here it is computed in float32 with its gradient written out (Phi(x) + x phi(x)),
-             fewer kernels and no recomputation. (XLA fuses it into one kernel each way, but compiles again for every
-             batch length: with batches padded to their longest row that cost more than it saved.)
+             each way one kernel compiled by XLA: sixteen passes over the (B, T, intermediate) activations become two.
+             XLA compiles again for each new shape (about 60 ms on a CPU, once per batch length seen).
     dropout  `tf.nn.dropout` on bfloat16 draws bfloat16 random numbers and selects; here the mask is drawn in
              float32 and applied by one multiply
 Only layers computing in bfloat16 change: a float32 model runs HF's own code, bit for bit.
@@ -20,18 +20,31 @@ from tfbert.keras import keras, tf
 SQRT_HALF, INV_SQRT_2PI = 0.7071067811865476, 0.3989422804014327
 
 
+@tf.function(jit_compile=True)
+def _gelu(x):
+    """x * Phi(x) of a 16-bit `x`, computed in float32, in x's dtype: one XLA kernel."""
+    x32 = tf.cast(x, tf.float32)
+    return tf.cast(x32 * (0.5 * (1.0 + tf.math.erf(x32 * SQRT_HALF))), x.dtype)
+
+
+@tf.function(jit_compile=True)
+def _gelu_gradient(x, dy):
+    """dy * (Phi(x) + x phi(x)), computed in float32, in x's dtype: one XLA kernel."""
+    x32 = tf.cast(x, tf.float32)
+    cdf = 0.5 * (1.0 + tf.math.erf(x32 * SQRT_HALF))  # Phi(x)
+    pdf = INV_SQRT_2PI * tf.exp(-0.5 * tf.square(x32))  # phi(x)
+    return tf.cast(tf.cast(dy, tf.float32) * (cdf + x32 * pdf), x.dtype)
+
+
 @tf.custom_gradient
 def float32_gelu(x):
     """Exact GELU, x * Phi(x), of a 16-bit `x` computed in float32 and cast back; its gradient in float32 too."""
-    x32 = tf.cast(x, tf.float32)
-    cdf = 0.5 * (1.0 + tf.math.erf(x32 * SQRT_HALF))  # Phi(x)
-
     def gradient(dy):
-        with tf.name_scope("gelu_gradient"):  # else its ops take the name scope of where the gradient is asked for
-            pdf = INV_SQRT_2PI * tf.exp(-0.5 * tf.square(x32))  # phi(x)
-            return tf.cast(tf.cast(dy, tf.float32) * (cdf + x32 * pdf), x.dtype)
+        with tf.name_scope("gelu_gradient"):  # else it takes the name scope of where the gradient is asked for
+            return _gelu_gradient(x, dy)
 
-    return tf.cast(x32 * cdf, x.dtype), gradient
+    with tf.name_scope("gelu"):
+        return _gelu(x), gradient
 
 
 def float32_mask_dropout(layer, inputs, training=None):
