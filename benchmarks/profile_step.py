@@ -2,7 +2,7 @@
 
 For each model of benchmarks/accelerators.py (the very same batches), each precision trains one pass over the
 batches (tracing, warm-up), then a second pass under `tf.profiler`. The profile's framework op statistics
-(every op's self time) are summed by class:
+(every op's self time), with the XLA programs that ran inside the step (tfbert's bfloat16 GELU), are summed by class:
     matmul        MatMul, BatchMatMul, Einsum (oneDNN's fused forms too): the FLOPs the matmul rate counts
     softmax/mask  the attention softmax, the additive mask and their gradients
     layernorm     LayerNormalization's moments, normalisation and gradients
@@ -97,6 +97,28 @@ def op_rows(xplane: str) -> list[tuple]:
     return rows
 
 
+def xla_rows(xplane: str) -> list[tuple]:
+    """(class, "XLA", module, seconds) of every XLA program that ran inside the profiled steps (tfbert's bfloat16 GELU,
+    compiled alone): the framework op statistics leave them out. A program's time is that of its outermost events
+    (an XLA kernel's events nest), and its module is named after the function it compiles."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(Path(xplane).read_bytes())
+    seconds = {}
+    for plane in space.planes:
+        names = plane.stat_metadata
+        for line in plane.lines:
+            end = 0  # of the last outermost XLA event on this thread
+            for event in sorted(line.events, key=lambda e: e.offset_ps):
+                module = next((names[s.ref_value].name for s in event.stats
+                               if names[s.metadata_id].name == "hlo_module"), None)
+                if module and event.offset_ps >= end:
+                    end = event.offset_ps + event.duration_ps
+                    seconds[module] = seconds.get(module, 0.0) + event.duration_ps / 1e12
+    return [(op_class("XLA", module), "XLA", module, taken) for module, taken in seconds.items()]
+
+
 def profile(model, batches) -> tuple[dict, float, list]:
     """({class: seconds}, wall seconds, `op_rows`) of the second of two passes over `batches`, that one profiled."""
     dataset = tf.data.Dataset.from_tensors(batches[0])
@@ -122,7 +144,7 @@ def profile_keras3(model, precision) -> tuple[dict, float, list]:
 def by_class(logdir, wall) -> tuple[dict, float, list]:
     """({class: seconds}, `wall`, `op_rows`) of the one profile in `logdir`."""
     (xplane,) = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
-    rows = op_rows(xplane)
+    rows = op_rows(xplane) + xla_rows(xplane)
     seconds = dict.fromkeys(CLASSES, 0.0)
     for name, _, _, time_taken in rows:
         seconds[name] += time_taken
