@@ -1,6 +1,9 @@
 """The test suite as CI runs it: `.ci/run` (install included) on a fresh clone of HEAD, timed, then recorded.
 
-    python benchmarks/fresh_clone.py        # ~15 min on 2 cores; writes benchmarks/results/suite/make-test.json
+    python benchmarks/fresh_clone.py        # ~15 min on 2 cores; writes benchmarks/results/suite/make-test-UNITS.json
+
+UNITS names the CPU kind by its bfloat16 units (amx_bf16, avx512_bf16, no-bf16-units), as the speed records do: the
+suite's time depends on it, and each kind keeps its record.
 
 The clone sits in a temporary folder beside a link to ../shared, as CI's checkout does; nothing else should run.
 """
@@ -14,7 +17,7 @@ import time
 from pathlib import Path
 
 import records
-from tfbert import errors
+from tfbert import devices, errors
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +42,9 @@ def main(argv=None):
     counts, test_seconds = summary[-1][0], float(summary[-1][1])
     passed = int(re.search(r"(\d+) passed", counts).group(1))
     total = sum(int(n) for n in re.findall(r"(\d+) (?:passed|failed|skipped|error)", counts))
-    records.write("suite", "make-test", kind="table", label="`make test` on a fresh clone, install included",
+    units = devices.bf16_units() or "no-bf16-units"
+    records.write("suite", f"make-test-{units}", kind="table",
+                  label=f"`make test` on a fresh clone, install included (CPU bf16 units: {units})",
                   command=records.command_line(__file__, argv), columns=["tests", "passed", "tests time", "in all"],
                   rows=[[total, passed, records.minutes(test_seconds), records.minutes(seconds)]], notes=counts)
 
