@@ -40,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 import records
-from tfbert import classify, devices, encoders, errors, train
+from tfbert import classify, encoders, errors, train
 from tfbert.data import OfflineError, ag_news, bpe, kant, mlm, pipeline
 from tfbert.keras import keras, tf
 from tfbert.models import kantaibert, kerashub, scratch
@@ -364,7 +364,7 @@ def main(argv=None):
                           f"{gflops / peaks['float32']:.0%}", f"{gflops / peaks['bfloat16']:.0%}", padded,
                           "-" if total is None else round(total)])
         print(records.markdown(columns, table))
-        units = devices.bf16_units() or "no-bf16-units"  # records of CPUs of each kind stand side by side
+        units = records.cpu_kind()
         tag = f"-{args.tag}" if args.tag else "-some" if args.setups else ""
         records.write("accelerators", f"{name}-{units}{tag}", kind="table", columns=columns, rows=table,
                       command=records.command_line(__file__, argv),

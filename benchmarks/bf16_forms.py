@@ -30,7 +30,7 @@ from pathlib import Path
 import accelerators  # benchmarks/accelerators.py: the model and its batches
 import records
 from official.nlp import optimization
-from tfbert import cli, devices, errors, optim, train
+from tfbert import cli, errors, optim, train
 from tfbert.keras import tf
 from tfbert.layers import bfloat16
 from tfbert.models import bert
@@ -59,7 +59,8 @@ GELU = bfloat16.float32_gelu
 
 @tf.custom_gradient
 def unfused_gelu(x):
-    """`bfloat16.float32_gelu`'s arithmetic in TensorFlow's own element-wise kernels, not compiled by XLA."""
+    """tfbert's GELU form as it was before XLA: `bfloat16.float32_gelu`'s arithmetic in TensorFlow's own element-wise
+    kernels, Phi(x) kept from the forward pass for the gradient."""
     x32 = tf.cast(x, tf.float32)
     cdf = 0.5 * (1.0 + tf.math.erf(x32 * bfloat16.SQRT_HALF))  # Phi(x)
 
@@ -133,7 +134,7 @@ def main(argv=None):
         rows.append([setup, " / ".join(f"{v:.0f}" for v in values), round(model.batch_size * 1e3 / median, 1),
                      f"{reference['float32'] / median:.2f}x", f"{reference['bf16'] / median:.2f}x", round(total[setup])])
     print(records.markdown(columns, rows))
-    units = devices.bf16_units() or "no-bf16-units"
+    units = records.cpu_kind()
     records.write("profile", f"forms-{units}", kind="table", columns=columns, rows=rows,
                   command=records.command_line(__file__, sys.argv[1:] if argv is None else argv),
                   label=f"MiniLM fine-tuning step, {len(model.batches)} batches of {model.batch_size}, bfloat16 forms on "

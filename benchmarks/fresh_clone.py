@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import records
-from tfbert import devices, errors
+from tfbert import errors
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,7 @@ def main(argv=None):
     counts, test_seconds = summary[-1][0], float(summary[-1][1])
     passed = int(re.search(r"(\d+) passed", counts).group(1))
     total = sum(int(n) for n in re.findall(r"(\d+) (?:passed|failed|skipped|error)", counts))
-    units = devices.bf16_units() or "no-bf16-units"
+    units = records.cpu_kind()
     records.write("suite", f"make-test-{units}", kind="table",
                   label=f"`make test` on a fresh clone, install included (CPU bf16 units: {units})",
                   command=records.command_line(__file__, argv), columns=["tests", "passed", "tests time", "in all"],

@@ -38,6 +38,12 @@ def tag(text: str) -> str:
     return text
 
 
+def cpu_kind() -> str:
+    """The CPU's bfloat16 units ("amx_bf16", "avx512_bf16") or "no-bf16-units": what speed and suite records end their
+    names in, so that records of CPUs of each kind stand side by side."""
+    return devices.bf16_units() or "no-bf16-units"
+
+
 def machine(shared_cpu: bool) -> dict:
     """This machine as a record names it: CPU model, the flags that decide matmul speed, cores, shared or not."""
     model = platform.processor() or platform.machine()
