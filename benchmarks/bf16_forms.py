@@ -1,13 +1,14 @@
 """Benchmark: MiniLM's training step with each of tfbert's bfloat16 forms on and off, and AdamW's update in four forms.
 
 tfbert gives HF's layers two faster forms under mixed_bfloat16 (tfbert/layers/bfloat16.py): GELU in float32 with its
-gradient written out, each compiled by XLA, and dropout masks drawn in float32. This times MiniLM's fine-tuning step
+gradient written out, each compiled by XLA, and dropout masks from 16 random bits an element. This times MiniLM's fine-tuning step
 (benchmarks/accelerators.py's batches and timing: the second of two passes) with
     float32                         the reference (no form applies)
     bf16, HF's forms                neither form
     bf16, GELU form / dropout form  one of them
     bf16, both forms                what tfbert trains with
     bf16, GELU form without XLA     both forms, GELU's arithmetic in TensorFlow's own kernels (sixteen of them)
+    bf16, float32 dropout mask      both forms, the dropout mask from a float32 random number an element
 and AdamW's update, in float32 and bf16 (both forms):
     scatter into the slots          Keras' own sparse update of the word embeddings, which puts their slots in
                                     TensorFlow's copy-on-read mode (tfbert adds the rows to tensors: the same numbers)
@@ -31,7 +32,7 @@ import accelerators  # benchmarks/accelerators.py: the model and its batches
 import records
 from official.nlp import optimization
 from tfbert import cli, errors, optim, train
-from tfbert.keras import tf
+from tfbert.keras import keras, tf
 from tfbert.layers import bfloat16
 from tfbert.models import bert
 
@@ -44,6 +45,7 @@ SETUPS = {  # name: (Compute, forms for for_bfloat16, other form: see `use`)
     "bf16, dropout form": (BF16, {"gelu": False, "dropout": True}, None),
     "bf16, both forms (tfbert)": (BF16, {}, None),
     "bf16, GELU form without XLA": (BF16, {}, "unfused gelu"),
+    "bf16, float32 dropout mask": (BF16, {}, "float32 mask"),
     "float32, scatter into the slots": (train.Compute(), {}, "scatter"),
     "bf16, scatter into the slots": (BF16, {}, "scatter"),
     "float32, XLA update": (train.Compute(), {}, "xla"),
@@ -54,7 +56,7 @@ SETUPS = {  # name: (Compute, forms for for_bfloat16, other form: see `use`)
 ADAMW = optim.AdamWeightDecay  # tfbert's, whose per-variable updates the forms replace
 APPLY_DENSE, APPLY_SPARSE, APPLY = ADAMW._resource_apply_dense, ADAMW._resource_apply_sparse, ADAMW.apply_gradients
 SCATTER = optimization.AdamWeightDecay._resource_apply_sparse  # Keras' own sparse update (scatters into the slots)
-GELU = bfloat16.float32_gelu
+GELU, DROPOUT = bfloat16.float32_gelu, bfloat16.sixteen_bit_dropout
 
 
 @tf.custom_gradient
@@ -70,6 +72,14 @@ def unfused_gelu(x):
             return tf.cast(tf.cast(dy, tf.float32) * (cdf + x32 * pdf), x.dtype)
 
     return tf.cast(x32 * cdf, x.dtype), gradient
+
+
+def float32_mask_dropout(layer, inputs, training=None):
+    """tfbert's dropout form as it was before 16-bit masks: a float32 random number an element (32 random bits)."""
+    if not training or layer.rate == 0 or inputs.dtype == tf.float32:
+        return keras.layers.Dropout.call(layer, inputs, training)
+    keep = tf.random.uniform(tf.shape(inputs), dtype=tf.float32, seed=layer.seed) >= layer.rate  # shaped like inputs
+    return inputs * tf.cast(tf.cast(keep, tf.float32) / (1 - layer.rate), inputs.dtype)
 
 
 # Two functions, not one with *args: the legacy optimizer passes `apply_state` only to methods naming it in their
@@ -98,9 +108,10 @@ def dense_gradients(self, grads_and_vars, name=None, experimental_aggregate_grad
 
 def use(forms: dict, form: str | None):
     """Builds the next model with `forms` (keyword arguments of `for_bfloat16`) and `form` (None: tfbert's own):
-    GELU without XLA, or one of AdamW's update forms."""
+    GELU without XLA, the float32 dropout mask, or one of AdamW's update forms."""
     bert.for_bfloat16 = functools.partial(bfloat16.for_bfloat16, **forms)
     bfloat16.float32_gelu = unfused_gelu if form == "unfused gelu" else GELU
+    bfloat16.sixteen_bit_dropout = float32_mask_dropout if form == "float32 mask" else DROPOUT
     ADAMW._resource_apply_dense = xla_dense if form == "xla" else APPLY_DENSE
     ADAMW._resource_apply_sparse = {"xla": xla_sparse, "scatter": SCATTER}.get(form, APPLY_SPARSE)
     ADAMW.apply_gradients = dense_gradients if form == "dense" else APPLY

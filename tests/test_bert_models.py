@@ -123,7 +123,7 @@ def test_a_run_does_not_depend_on_whether_its_tf_hub_export_was_cached(tiny_enco
     assert (tmp_path / "cold" / runs.PREDICTIONS).read_text() == (tmp_path / "warm" / runs.PREDICTIONS).read_text()
 
 
-def test_under_bfloat16_hf_layers_take_gelu_in_float32_and_float32_dropout_masks_and_float32_models_keep_hf_code(
+def test_under_bfloat16_hf_layers_take_gelu_in_float32_and_16_bit_dropout_masks_and_float32_models_keep_hf_code(
         tiny_encoder):
     from transformers.activations_tf import get_tf_activation
 
@@ -133,7 +133,7 @@ def test_under_bfloat16_hf_layers_take_gelu_in_float32_and_float32_dropout_masks
     activations = [layer for layer in mixed.submodules if hasattr(layer, "intermediate_act_fn")]
     dropouts = [layer for layer in mixed.submodules if isinstance(layer, keras.layers.Dropout)]
     assert len(activations) == 2 and len(dropouts) == 7  # per layer of the tiny BERT: 1 and 3; 1 on the embeddings
-    assert all("call" in vars(layer) for layer in dropouts)  # the float32-mask form
+    assert all("call" in vars(layer) for layer in dropouts)  # the 16-bit mask form
     x = tf.constant([[-1.5, 0.3, 2.0, 7.0]], tf.bfloat16)
     hf_gelu = get_tf_activation("gelu")
     for layer in activations:
@@ -151,6 +151,11 @@ def test_under_bfloat16_hf_layers_take_gelu_in_float32_and_float32_dropout_masks
     dropped = dropped.numpy().astype("float32")
     assert 0.09 < (dropped == 0).mean() < 0.11  # the tiny BERT's rate is 0.1
     np.testing.assert_array_equal(np.unique(dropped[dropped != 0]), [np.float32(tf.cast(1 / 0.9, tf.bfloat16))])
+    both = (dropped[:, 0::2] == 0) & (dropped[:, 1::2] == 0)  # elements 2k and 2k + 1: the halves of one random word
+    assert both.mean() < 0.02  # independent bits: both dropped 1 % of the time (0.1 ** 2), not 10 %
+    odd = dropouts[0](tf.ones((3, 5, 7), tf.bfloat16), training=True)  # an odd size: a word's second half unused
+    assert odd.shape == (3, 5, 7) and set(np.unique(odd.numpy().astype("float32"))) <= {0, dropped.max()}
+    assert (dropouts[0](ones, training=True).numpy() != dropped).any()  # a new mask at every call
     np.testing.assert_array_equal(dropouts[0](ones, training=False).numpy(), ones.numpy())
 
     float32 = bert.hf_adapter(tiny_encoder, 4, True, max_length=32).network

@@ -9,8 +9,10 @@ Measured on MiniLM's step (benchmarks/profile_step.py; benchmarks/bf16_forms.py 
              element-wise kernels); here it is computed in float32 with its gradient written out (Phi(x) + x phi(x)),
              each way one kernel compiled by XLA: sixteen passes over the (B, T, intermediate) activations become two.
              XLA compiles again for each new shape (about 60 ms on a CPU, once per batch length seen).
-    dropout  `tf.nn.dropout` on bfloat16 draws bfloat16 random numbers and selects; here the mask is drawn in
-             float32 and applied by one multiply
+    dropout  `tf.nn.dropout` on bfloat16 draws a 32-bit random number per element and selects in bfloat16; here
+             each 32-bit number gives two elements 16 random bits each, and the mask is applied by one multiply:
+             the random numbers (Philox, most of dropout's time) cost half. An element is dropped with probability
+             round(rate * 2**16) / 2**16, within 2**-17 of `rate`.
 Only layers computing in bfloat16 change: a float32 model runs HF's own code, bit for bit.
 """
 import types
@@ -47,18 +49,23 @@ def float32_gelu(x):
         return _gelu(x), gradient
 
 
-def float32_mask_dropout(layer, inputs, training=None):
-    """`Dropout.call` with the keep mask drawn in float32 and applied as a multiply (for a 16-bit input)."""
+def sixteen_bit_dropout(layer, inputs, training=None):
+    """`Dropout.call` for a 16-bit input: its keep mask from 16 random bits an element (two from each 32-bit random
+    number), applied as a multiply."""
     if not training or layer.rate == 0 or inputs.dtype == tf.float32:
         return keras.layers.Dropout.call(layer, inputs, training)
-    keep = tf.random.uniform(tf.shape(inputs), dtype=tf.float32, seed=layer.seed) >= layer.rate  # shaped like inputs
+    size = tf.size(inputs)
+    seed = tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32, seed=layer.seed)  # a new one at every call
+    words = tf.random.stateless_uniform([(size + 1) // 2], seed, minval=None, maxval=None, dtype=tf.uint32)
+    bits = tf.reshape(tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:size], tf.shape(inputs))  # shaped like inputs
+    keep = bits >= round(layer.rate * 2**16)
     return inputs * tf.cast(tf.cast(keep, tf.float32) / (1 - layer.rate), inputs.dtype)
 
 
 def for_bfloat16(model, gelu=True, dropout=True) -> int:
     """Gives every HF Transformer layer of `model` that computes in bfloat16 the forms above: `float32_gelu` for its
-    exact GELU (`intermediate_act_fn`, as HF's TF BERT and RoBERTa have it) if `gelu`, and to its `Dropout` layers a
-    float32 mask if `dropout`. Returns how many layers it changed; 0 for a float32 model."""
+    exact GELU (`intermediate_act_fn`, as HF's TF BERT and RoBERTa have it) if `gelu`, and to its `Dropout` layers
+    `sixteen_bit_dropout` if `dropout`. Returns how many layers it changed; 0 for a float32 model."""
     changed = 0
     for layer in model.submodules:
         if getattr(layer, "compute_dtype", None) != "bfloat16":
@@ -67,6 +74,6 @@ def for_bfloat16(model, gelu=True, dropout=True) -> int:
             layer.intermediate_act_fn = float32_gelu
             changed += 1
         elif dropout and type(layer) is keras.layers.Dropout and layer.noise_shape is None:
-            layer.call = types.MethodType(float32_mask_dropout, layer)
+            layer.call = types.MethodType(sixteen_bit_dropout, layer)
             changed += 1
     return changed
