@@ -1,19 +1,20 @@
 """Benchmark: MiniLM's training step with each of tfbert's bfloat16 forms on and off, and AdamW's update in four forms.
 
-tfbert gives HF's layers two faster forms under mixed_bfloat16 (tfbert/layers/bfloat16.py): GELU in float32 with its
-gradient written out, each compiled by XLA, and dropout masks from 16 random bits an element. This times MiniLM's fine-tuning step
+tfbert gives HF's layers three faster forms under mixed_bfloat16 (tfbert/layers/bfloat16.py): GELU in float32 with its
+gradient written out, each compiled by XLA, dropout masks from 16 random bits an element, and the Dense layers' bias
+gradients summed by a matmul. This times MiniLM's fine-tuning step
 (benchmarks/accelerators.py's batches and timing: the second of two passes) with
-    float32                         the reference (no form applies)
-    bf16, HF's forms                neither form
-    bf16, GELU form / dropout form  one of them
-    bf16, both forms                what tfbert trains with
-    bf16, GELU form without XLA     both forms, GELU's arithmetic in TensorFlow's own kernels (sixteen of them)
-    bf16, float32 dropout mask      both forms, the dropout mask from a float32 random number an element
-and AdamW's update, in float32 and bf16 (both forms):
-    scatter into the slots          Keras' own sparse update of the word embeddings, which puts their slots in
-                                    TensorFlow's copy-on-read mode (tfbert adds the rows to tensors: the same numbers)
-    XLA update                      each variable's update (weight decay + Adam) compiled with XLA
-    dense embedding gradient        the word-embedding gradient made dense: the fused Adam kernel
+    float32                           the reference (no form applies)
+    bf16, HF's forms                  none of them
+    bf16, GELU / dropout / bias form  one of them
+    bf16, all forms                   what tfbert trains with
+    bf16, GELU form without XLA       all forms, GELU's arithmetic in TensorFlow's own kernels (sixteen of them)
+    bf16, float32 dropout mask        all forms, the dropout mask from a float32 random number an element
+and AdamW's update, in float32 and bf16 (all forms):
+    scatter into the slots            Keras' own sparse update of the word embeddings, which puts their slots in
+                                      TensorFlow's copy-on-read mode (tfbert adds the rows to tensors: the same numbers)
+    XLA update                        each variable's update (weight decay + Adam) compiled with XLA
+    dense embedding gradient          the word-embedding gradient made dense: the fused Adam kernel
 The last two change float32's rounding, so tfbert would keep them only for a clear gain.
 The setups run one after another, --repeats times, interleaved; "setup + 2 passes s" shows what the first pass costs
 (tracing, and compiling where XLA is used). The record is benchmarks/results/profile/forms-UNITS.json, UNITS the CPU's
@@ -40,10 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BF16 = train.Compute("mixed_bfloat16")
 SETUPS = {  # name: (Compute, forms for for_bfloat16, other form: see `use`)
     "float32": (train.Compute(), {}, None),
-    "bf16, HF's forms": (BF16, {"gelu": False, "dropout": False}, None),
-    "bf16, GELU form": (BF16, {"gelu": True, "dropout": False}, None),
-    "bf16, dropout form": (BF16, {"gelu": False, "dropout": True}, None),
-    "bf16, both forms (tfbert)": (BF16, {}, None),
+    "bf16, HF's forms": (BF16, {"gelu": False, "dropout": False, "bias": False}, None),
+    "bf16, GELU form": (BF16, {"dropout": False, "bias": False}, None),
+    "bf16, dropout form": (BF16, {"gelu": False, "bias": False}, None),
+    "bf16, bias form": (BF16, {"gelu": False, "dropout": False}, None),
+    "bf16, all forms (tfbert)": (BF16, {}, None),
     "bf16, GELU form without XLA": (BF16, {}, "unfused gelu"),
     "bf16, float32 dropout mask": (BF16, {}, "float32 mask"),
     "float32, scatter into the slots": (train.Compute(), {}, "scatter"),
@@ -136,8 +138,8 @@ def main(argv=None):
             print(f"{repeat} {setup}: {seconds[setup][-1]:.0f} ms a step", flush=True)
     use({}, None)
     reference = {"float32": statistics.median(seconds["float32"]),
-                 "bf16": statistics.median(seconds["bf16, both forms (tfbert)"])}
-    columns = ["setup", "ms a step (each repeat)", "examples/s", "vs float32", "vs bf16, both forms",
+                 "bf16": statistics.median(seconds["bf16, all forms (tfbert)"])}
+    columns = ["setup", "ms a step (each repeat)", "examples/s", "vs float32", "vs bf16, all forms",
                "setup + 2 passes s"]
     rows = []
     for setup, values in seconds.items():

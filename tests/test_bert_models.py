@@ -162,3 +162,26 @@ def test_under_bfloat16_hf_layers_take_gelu_in_float32_and_16_bit_dropout_masks_
     assert {layer.intermediate_act_fn.__name__ for layer in float32.submodules
             if hasattr(layer, "intermediate_act_fn")} == {"gelu"}  # HF's own function: float32 runs bit for bit
     assert not any("call" in vars(layer) for layer in float32.submodules if isinstance(layer, keras.layers.Dropout))
+    assert not any("call" in vars(layer) for layer in float32.submodules if type(layer) is keras.layers.Dense)
+
+
+def test_under_bfloat16_hf_dense_layers_sum_their_bias_gradient_in_float32_and_compute_the_rest_as_keras(
+        tiny_encoder):
+    from tfbert.keras import keras, policy
+    with policy("mixed_bfloat16"):
+        mixed = bert.hf_adapter(tiny_encoder, 4, True, max_length=32).network
+        dense = [layer for layer in mixed.submodules if type(layer) is keras.layers.Dense]
+        assert len(dense) == 13 and all("call" in vars(layer) for layer in dense)  # 6 per layer, and the pooler
+        intermediate = next(layer for layer in dense if layer.units == 36)  # the tiny BERT's intermediate size
+        x = tf.random.stateless_normal((8, 30, intermediate.kernel.shape[0]), seed=(1, 2))  # (batch, tokens, width)
+        with tf.GradientTape(persistent=True) as tape:
+            ours = intermediate(x)  # (8, 30, 36) in bfloat16
+            form = vars(intermediate).pop("call")
+            keras_own = intermediate(x)  # the same layer with Keras' own `call`
+            intermediate.call = form
+            losses = [tf.reduce_sum(tf.cast(y, tf.float32) ** 2) for y in (ours, keras_own)]
+    np.testing.assert_array_equal(ours.numpy(), keras_own.numpy())
+    kernel, bias = ([tape.gradient(loss, w) for loss in losses] for w in (intermediate.kernel, intermediate.bias))
+    np.testing.assert_array_equal(*kernel)
+    exact = (2 * ours.numpy().astype("float64")).reshape(-1, 36).sum(0)  # the bias gradient: dy = 2 y, summed
+    assert np.abs(bias[0].numpy() - exact).max() <= 0.01 * np.abs(exact).max()  # float32 sums, then one rounding

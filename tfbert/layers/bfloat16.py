@@ -13,6 +13,9 @@ Measured on MiniLM's step (benchmarks/profile_step.py; benchmarks/bf16_forms.py 
              each 32-bit number gives two elements 16 random bits each, and the mask is applied by one multiply:
              the random numbers (Philox, most of dropout's time) cost half. An element is dropped with probability
              round(rate * 2**16) / 2**16, within 2**-17 of `rate`.
+    bias     TensorFlow's `BiasAddGrad` sums a Dense layer's output gradient over its rows slowly on a CPU (the largest
+             op left outside the classes above); here that sum is a matmul with a row of ones (oneDNN, on the
+             bfloat16 units, accumulating in float32)
 Only layers computing in bfloat16 change: a float32 model runs HF's own code, bit for bit.
 """
 import types
@@ -62,10 +65,36 @@ def sixteen_bit_dropout(layer, inputs, training=None):
     return inputs * tf.cast(tf.cast(keep, tf.float32) / (1 - layer.rate), inputs.dtype)
 
 
-def for_bfloat16(model, gelu=True, dropout=True) -> int:
+@tf.custom_gradient
+def bias_add(x, bias):
+    """`tf.nn.bias_add(x, bias)` whose gradient for `bias` is a matmul: ones (1, rows) @ dy (rows, units)."""
+    def gradient(dy):
+        rows = tf.reshape(dy, [-1, tf.shape(dy)[-1]])  # (rows, units)
+        return dy, tf.reshape(tf.matmul(tf.ones([1, tf.shape(rows)[0]], dy.dtype), rows), [-1])  # (units,)
+
+    return tf.nn.bias_add(x, bias), gradient
+
+
+def matmul_bias_gradient_dense(layer, inputs):
+    """`Dense.call` for a 16-bit dense tensor, its bias added by `bias_add`."""
+    if not layer.use_bias or not isinstance(inputs, tf.Tensor) or inputs.shape.rank is None:
+        return keras.layers.Dense.call(layer, inputs)
+    inputs = tf.cast(inputs, layer.compute_dtype)
+    rank = inputs.shape.rank
+    if rank == 2:
+        outputs = tf.matmul(inputs, layer.kernel)  # (batch, units)
+    else:
+        outputs = tf.tensordot(inputs, layer.kernel, [[rank - 1], [0]])  # (..., units)
+        outputs.set_shape(inputs.shape[:-1] + layer.kernel.shape[-1:])
+    outputs = bias_add(outputs, tf.cast(layer.bias, outputs.dtype))
+    return outputs if layer.activation is None else layer.activation(outputs)
+
+
+def for_bfloat16(model, gelu=True, dropout=True, bias=True) -> int:
     """Gives every HF Transformer layer of `model` that computes in bfloat16 the forms above: `float32_gelu` for its
     exact GELU (`intermediate_act_fn`, as HF's TF BERT and RoBERTa have it) if `gelu`, and to its `Dropout` layers
-    `sixteen_bit_dropout` if `dropout`. Returns how many layers it changed; 0 for a float32 model."""
+    `sixteen_bit_dropout` if `dropout`, and to its `Dense` layers `matmul_bias_gradient_dense` if `bias`. Returns how
+    many layers it changed; 0 for a float32 model."""
     changed = 0
     for layer in model.submodules:
         if getattr(layer, "compute_dtype", None) != "bfloat16":
@@ -75,5 +104,8 @@ def for_bfloat16(model, gelu=True, dropout=True) -> int:
             changed += 1
         elif dropout and type(layer) is keras.layers.Dropout and layer.noise_shape is None:
             layer.call = types.MethodType(sixteen_bit_dropout, layer)
+            changed += 1
+        elif bias and type(layer) is keras.layers.Dense:
+            layer.call = types.MethodType(matmul_bias_gradient_dense, layer)
             changed += 1
     return changed
