@@ -164,7 +164,7 @@ def data_dir(given, name: str):
 def recommended_precision(strategy, cpu_flags=None) -> str:
     """The precision policy to use on what `strategy` runs on: mixed_bfloat16 on a TPU, mixed_float16 on GPUs
     that have float16 tensor cores (compute capability 7.0 or newer); on a CPU, mixed_bfloat16 where it has
-    bfloat16 units, AMX-bf16 tiles or AVX-512-bf16 (BERT fine-tuning and pretraining gained 1.5x or more on both,
+    bfloat16 units, AMX-bf16 tiles or AVX-512-bf16 (BERT fine-tuning and pretraining gained about 1.5-2x on both,
     BENCHMARKS.md: accelerators, profile), else float32 (emulated bfloat16 is slower)."""
     from tfbert import devices
     from tfbert.keras import tf

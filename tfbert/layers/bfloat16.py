@@ -15,8 +15,8 @@ Measured on MiniLM's step (benchmarks/profile_step.py; benchmarks/bf16_forms.py 
              round(rate * 2**16) / 2**16, within 2**-17 of `rate`.
     bias     a Dense layer's bias gradient, its output gradient summed over the rows: TensorFlow's bfloat16
              `BiasAddGrad` was the step's costliest op outside the matmuls, GELU, dropout, LayerNorm and AdamW, and
-             off by up to 13 % of the largest sum (a (32, 60, 1536) gradient against float64); here the sum is a
-             matmul with a row of ones (oneDNN: float32 accumulation, one rounding)
+             loses precision over many rows; here the sum is a matmul with a row of ones (oneDNN: float32
+             accumulation, one rounding; tested against float64)
 Only layers computing in bfloat16 change: a float32 model runs HF's own code, bit for bit.
 """
 import types
