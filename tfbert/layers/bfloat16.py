@@ -1,5 +1,5 @@
-"""Faster forms of HF's GELU, dropout and Dense bias gradients inside a bfloat16 model (measured on a CPU with bfloat16
-units; they apply under a bfloat16 policy on any device).
+"""Forms of HF's GELU, dropout and Dense bias gradients inside a bfloat16 model: faster (GELU, dropout; measured on a
+CPU with bfloat16 units) or more precise (bias). They apply under a bfloat16 policy on any device.
 
 Under `mixed_bfloat16` the matmuls run on the CPU's bfloat16 units (AMX tiles: 4x float32 on the Xeon measured;
 AVX-512-bf16: 1.8x on an EPYC), so the element-wise rest of a step decides its speed, and TensorFlow's CPU kernels
@@ -14,9 +14,10 @@ Measured on MiniLM's step (benchmarks/profile_step.py; benchmarks/bf16_forms.py 
              the random numbers (Philox, most of dropout's time) cost half. An element is dropped with probability
              round(rate * 2**16) / 2**16, within 2**-17 of `rate`.
     bias     a Dense layer's bias gradient, its output gradient summed over the rows: TensorFlow's bfloat16
-             `BiasAddGrad` was the step's costliest op outside the matmuls, GELU, dropout, LayerNorm and AdamW, and
-             loses precision over many rows; here the sum is a matmul with a row of ones (oneDNN: float32
-             accumulation, one rounding; tested against float64)
+             `BiasAddGrad` loses precision over many rows, and was the step's costliest op outside the matmuls, GELU,
+             dropout, LayerNorm and AdamW; here the sum is a matmul with a row of ones (oneDNN: float32
+             accumulation, one rounding; tested against float64). Its time moves into the matmuls: on an AVX-512-bf16
+             EPYC the timed step gained nothing beyond the repeats' spread, so this form is kept for its precision
 Only layers computing in bfloat16 change: a float32 model runs HF's own code, bit for bit.
 """
 import types
