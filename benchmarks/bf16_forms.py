@@ -1,6 +1,6 @@
 """Benchmark: MiniLM's training step with each of tfbert's bfloat16 forms on and off, and AdamW's update in four forms.
 
-tfbert gives HF's layers three faster forms under mixed_bfloat16 (tfbert/layers/bfloat16.py): GELU in float32 with its
+tfbert gives HF's layers three forms under mixed_bfloat16 (tfbert/layers/bfloat16.py): GELU in float32 with its
 gradient written out, each compiled by XLA, dropout masks from 16 random bits an element, and the Dense layers' bias
 gradients summed by a matmul. This times MiniLM's fine-tuning step
 (benchmarks/accelerators.py's batches and timing: the second of two passes) with
