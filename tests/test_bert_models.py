@@ -167,7 +167,7 @@ def test_under_bfloat16_hf_layers_take_gelu_in_float32_and_16_bit_dropout_masks_
 
 def test_under_bfloat16_hf_dense_layers_sum_their_bias_gradient_in_float32_and_compute_the_rest_as_keras(
         tiny_encoder):
-    from tfbert.keras import keras, policy
+    from tfbert.keras import policy
     with policy("mixed_bfloat16"):
         mixed = bert.hf_adapter(tiny_encoder, 4, True, max_length=32).network
         dense = [layer for layer in mixed.submodules if type(layer) is keras.layers.Dense]
