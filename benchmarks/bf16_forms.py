@@ -1,12 +1,13 @@
 """Benchmark: MiniLM's training step with each of tfbert's bfloat16 forms on and off, and AdamW's update in four forms.
 
-tfbert gives HF's layers three forms under mixed_bfloat16 (tfbert/layers/bfloat16.py): GELU in float32 with its
-gradient written out, each compiled by XLA, dropout masks from 16 random bits an element, and the Dense layers' bias
-gradients summed by a matmul. This times MiniLM's fine-tuning step
+tfbert gives HF's layers four forms under mixed_bfloat16 (tfbert/layers/bfloat16.py): GELU and LayerNorm in float32
+with their gradients written out, each compiled by XLA, dropout masks from 16 random bits an element, and the Dense
+layers' bias gradients summed by a matmul. This times MiniLM's fine-tuning step
 (benchmarks/accelerators.py's batches and timing: the second of two passes) with
     float32                           the reference (no form applies)
     bf16, HF's forms                  none of them
-    bf16, GELU / dropout / bias form  one of them
+    bf16, one form                    the GELU, dropout, bias or LayerNorm form alone
+    bf16, all forms but LayerNorm     the other three
     bf16, all forms                   what tfbert trains with
     bf16, GELU form without XLA       all forms, GELU's arithmetic in TensorFlow's own kernels (sixteen of them)
     bf16, float32 dropout mask        all forms, the dropout mask from a float32 random number an element
@@ -41,10 +42,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BF16 = train.Compute("mixed_bfloat16")
 SETUPS = {  # name: (Compute, forms for for_bfloat16, other form: see `use`)
     "float32": (train.Compute(), {}, None),
-    "bf16, HF's forms": (BF16, {"gelu": False, "dropout": False, "bias": False}, None),
-    "bf16, GELU form": (BF16, {"dropout": False, "bias": False}, None),
-    "bf16, dropout form": (BF16, {"gelu": False, "bias": False}, None),
-    "bf16, bias form": (BF16, {"gelu": False, "dropout": False}, None),
+    "bf16, HF's forms": (BF16, {"gelu": False, "dropout": False, "bias": False, "layer_norm": False}, None),
+    "bf16, GELU form": (BF16, {"dropout": False, "bias": False, "layer_norm": False}, None),
+    "bf16, dropout form": (BF16, {"gelu": False, "bias": False, "layer_norm": False}, None),
+    "bf16, bias form": (BF16, {"gelu": False, "dropout": False, "layer_norm": False}, None),
+    "bf16, LayerNorm form": (BF16, {"gelu": False, "dropout": False, "bias": False}, None),
+    "bf16, all forms but LayerNorm": (BF16, {"layer_norm": False}, None),
     "bf16, all forms (tfbert)": (BF16, {}, None),
     "bf16, GELU form without XLA": (BF16, {}, "unfused gelu"),
     "bf16, float32 dropout mask": (BF16, {}, "float32 mask"),

@@ -163,6 +163,8 @@ def test_under_bfloat16_hf_layers_take_gelu_in_float32_and_16_bit_dropout_masks_
             if hasattr(layer, "intermediate_act_fn")} == {"gelu"}  # HF's own function: float32 runs bit for bit
     assert not any("call" in vars(layer) for layer in float32.submodules if isinstance(layer, keras.layers.Dropout))
     assert not any("call" in vars(layer) for layer in float32.submodules if type(layer) is keras.layers.Dense)
+    assert not any("call" in vars(layer) for layer in float32.submodules
+                   if type(layer) is keras.layers.LayerNormalization)
 
 
 def test_under_bfloat16_hf_dense_layers_sum_their_bias_gradient_in_float32_and_compute_the_rest_as_keras(
@@ -185,3 +187,41 @@ def test_under_bfloat16_hf_dense_layers_sum_their_bias_gradient_in_float32_and_c
     np.testing.assert_array_equal(*kernel)
     exact = (2 * ours.numpy().astype("float64")).reshape(-1, 36).sum(0)  # the bias gradient: dy = 2 y, summed
     assert np.abs(bias[0].numpy() - exact).max() <= 0.01 * np.abs(exact).max()  # float32 sums, then one rounding
+
+
+def test_under_bfloat16_hf_layer_norms_compute_in_float32_each_way_eagerly_and_in_graphs(tiny_encoder):
+    from tfbert.keras import policy
+    with policy("mixed_bfloat16"):
+        mixed = bert.hf_adapter(tiny_encoder, 4, True, max_length=32).network
+        norms = [layer for layer in mixed.submodules if type(layer) is keras.layers.LayerNormalization]
+        assert len(norms) == 5 and all("call" in vars(layer) for layer in norms)  # 2 per layer, 1 on the embeddings
+        norm = norms[-1]
+        width = norm.gamma.shape[0]
+        norm.gamma.assign(1 + 0.3 * tf.random.stateless_normal((width,), seed=(3, 4)))
+        norm.beta.assign(0.3 * tf.random.stateless_normal((width,), seed=(5, 6)))
+        x = tf.cast(2 + 3 * tf.random.stateless_normal((8, 30, width), seed=(1, 2)), tf.bfloat16)  # (batch, tokens, width)
+        dy = tf.cast(tf.random.stateless_normal((8, 30, width), seed=(7, 8)), tf.bfloat16)
+
+        def forward_and_gradients(layer):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x)  # (8, 30, width)
+            return [y] + tape.gradient(y, [x, norm.gamma, norm.beta], output_gradients=dy)
+
+        eager, graph = forward_and_gradients(norm), tf.function(forward_and_gradients)(norm)
+        form = vars(norm).pop("call")
+        keras_own = forward_and_gradients(norm)  # the same layer with Keras' own `call`
+        norm.call = form
+
+    x64, dy64, gamma, beta = (np.float64(t.numpy()) for t in (x, dy, norm.gamma, norm.beta))
+    x_hat = (x64 - x64.mean(-1, keepdims=True)) / np.sqrt(x64.var(-1, keepdims=True) + norm.epsilon)
+    g = dy64 * gamma
+    exact = [x_hat * gamma + beta,  # the forward pass and the gradients for x, gamma and beta
+             (g - g.mean(-1, keepdims=True) - x_hat * (g * x_hat).mean(-1, keepdims=True))
+             / np.sqrt(x64.var(-1, keepdims=True) + norm.epsilon),
+             (dy64 * x_hat).sum((0, 1)), dy64.sum((0, 1))]
+    assert [t.dtype for t in eager] == [tf.bfloat16, tf.bfloat16, tf.float32, tf.float32]
+    for ours, in_graph, keras_, expected in zip(eager, graph, keras_own, exact):
+        np.testing.assert_array_equal(ours.numpy(), in_graph.numpy())
+        for result in (ours, keras_):  # within bfloat16's rounding (2 ** -8) of float64, as Keras' own form is
+            assert np.abs(np.float64(result.numpy()) - expected).max() <= 2 ** -8 * np.abs(expected).max()

@@ -1,23 +1,29 @@
-"""Forms of HF's GELU, dropout and Dense bias gradients inside a bfloat16 model: faster (GELU, dropout; measured on a
-CPU with bfloat16 units) or more precise (bias). They apply under a bfloat16 policy on any device.
+"""Forms of HF's GELU, dropout, LayerNorm and Dense bias gradients inside a bfloat16 model: faster (GELU, dropout,
+LayerNorm; measured on a CPU with bfloat16 units) or more precise (bias). They apply under a bfloat16 policy on any
+device.
 
 Under `mixed_bfloat16` the matmuls run on the CPU's bfloat16 units (AMX tiles: 4x float32 on the Xeon measured;
 AVX-512-bf16: 1.8x on an EPYC), so the element-wise rest of a step decides its speed, and TensorFlow's CPU kernels
 for element-wise bfloat16 ops are slower than the float32 ones.
 Measured on MiniLM's step (benchmarks/profile_step.py; benchmarks/bf16_forms.py times each form on and off):
-    GELU     HF's form on bfloat16 took 2.4x the time of computing it in float32 (its gradient by autodiff: eight
-             element-wise kernels); here it is computed in float32 with its gradient written out (Phi(x) + x phi(x)),
-             each way one kernel compiled by XLA: sixteen passes over the (B, T, intermediate) activations become two.
-             XLA compiles again for each new shape (about 60 ms on a CPU, once per batch length seen).
-    dropout  `tf.nn.dropout` on bfloat16 draws a 32-bit random number per element and selects in bfloat16; here
-             each 32-bit number gives two elements 16 random bits each, and the mask is applied by one multiply:
-             the random numbers (Philox, most of dropout's time) cost half. An element is dropped with probability
-             round(rate * 2**16) / 2**16, within 2**-17 of `rate`.
-    bias     a Dense layer's bias gradient, its output gradient summed over the rows: TensorFlow's bfloat16
-             `BiasAddGrad` loses precision over many rows, and was the step's costliest op outside the matmuls, GELU,
-             dropout, LayerNorm and AdamW; here the sum is a matmul with a row of ones (oneDNN: float32
-             accumulation, one rounding; tested against float64). Its time moves into the matmuls: on an AVX-512-bf16
-             EPYC the timed step gained nothing beyond the repeats' spread, so this form is kept for its precision
+    GELU      HF's form on bfloat16 took 2.4x the time of computing it in float32 (its gradient by autodiff: eight
+              element-wise kernels); here it is computed in float32 with its gradient written out (Phi(x) + x phi(x)),
+              each way one kernel compiled by XLA: sixteen passes over the (B, T, intermediate) activations become two.
+              XLA compiles again for each new shape (about 60 ms on a CPU, once per batch length seen).
+    dropout   `tf.nn.dropout` on bfloat16 draws a 32-bit random number per element and selects in bfloat16; here
+              each 32-bit number gives two elements 16 random bits each, and the mask is applied by one multiply:
+              the random numbers (Philox, most of dropout's time) cost half. An element is dropped with probability
+              round(rate * 2**16) / 2**16, within 2**-17 of `rate`.
+    bias      a Dense layer's bias gradient, its output gradient summed over the rows: TensorFlow's bfloat16
+              `BiasAddGrad` loses precision over many rows, and was the step's costliest op outside the matmuls, GELU,
+              dropout, LayerNorm and AdamW; here the sum is a matmul with a row of ones (oneDNN: float32
+              accumulation, one rounding; tested against float64). Its time moves into the matmuls: on an AVX-512-bf16
+              EPYC the timed step gained nothing beyond the repeats' spread, so this form is kept for its precision.
+    LayerNorm Keras computes a bfloat16 LayerNorm in float32 (BERT's epsilon, 1e-12, rules out its fused kernel) in
+              thirteen element-wise kernels and casts, and its gradient by autodiff in twenty-five more; here it is
+              computed in float32 each way in one kernel compiled by XLA, gamma's and beta's gradients summed over
+              the rows by a matmul (XLA's CPU column sums are slow). XLA compiles again for each new shape (about
+              170 ms on a CPU, once per batch length seen).
 Only layers computing in bfloat16 change: a float32 model runs HF's own code, bit for bit.
 """
 import types
@@ -92,11 +98,55 @@ def matmul_bias_gradient_dense(layer, inputs):
     return outputs if layer.activation is None else layer.activation(outputs)
 
 
-def for_bfloat16(model, gelu=True, dropout=True, bias=True) -> int:
+@tf.function(jit_compile=True)
+def _layer_norm(x, gamma, beta, epsilon):
+    """LayerNorm of a 16-bit `x` over its last axis, computed in float32, in x's dtype: one XLA kernel."""
+    x32 = tf.cast(x, tf.float32)
+    mean, variance = tf.nn.moments(x32, [-1], keepdims=True)  # (..., 1) each
+    return tf.cast((x32 - mean) * tf.math.rsqrt(variance + epsilon) * gamma + beta, x.dtype)
+
+
+@tf.function(jit_compile=True)
+def _layer_norm_gradient(x, gamma, dy, epsilon):
+    """dL/dx in x's dtype, and (dy * x_hat, dy) side by side in float32, whose column sums are gamma's and beta's
+    gradients: one XLA kernel."""
+    x32, dy32 = tf.cast(x, tf.float32), tf.cast(dy, tf.float32)
+    mean, variance = tf.nn.moments(x32, [-1], keepdims=True)  # (..., 1) each
+    inverse = tf.math.rsqrt(variance + epsilon)  # (..., 1)
+    x_hat = (x32 - mean) * inverse  # (..., H)
+    g = dy32 * gamma  # dL/dx_hat
+    dx = inverse * (g - tf.reduce_mean(g, -1, keepdims=True) - x_hat * tf.reduce_mean(g * x_hat, -1, keepdims=True))
+    return tf.cast(dx, x.dtype), tf.concat([dy32 * x_hat, dy32], -1)  # (..., H), (..., 2H)
+
+
+def float32_layer_norm(layer, inputs):
+    """`LayerNormalization.call` for a 16-bit dense tensor normalized over its last axis, with gamma and beta:
+    computed in float32, each way one XLA kernel."""
+    if (inputs.dtype == tf.float32 or not isinstance(inputs, tf.Tensor) or inputs.shape.rank is None
+            or layer.axis != [inputs.shape.rank - 1] or not (layer.scale and layer.center)):
+        return keras.layers.LayerNormalization.call(layer, inputs)
+
+    @tf.custom_gradient
+    def normalize(x, gamma, beta):
+        def gradient(dy):
+            with tf.name_scope("layer_norm_gradient"):
+                dx, products = _layer_norm_gradient(x, gamma, dy, layer.epsilon)  # (..., H), (..., 2H)
+                rows = tf.reshape(products, [-1, products.shape[-1]])  # (rows, 2H)
+                sums = tf.matmul(tf.ones([1, tf.shape(rows)[0]]), rows)  # (1, 2H): oneDNN, float32
+                return [dx] + tf.split(tf.reshape(sums, [-1]), 2)  # dx, gamma's (H,), beta's (H,)
+
+        with tf.name_scope("layer_norm"):
+            return _layer_norm(x, gamma, beta, layer.epsilon), gradient
+
+    return normalize(inputs, tf.convert_to_tensor(layer.gamma), tf.convert_to_tensor(layer.beta))
+
+
+def for_bfloat16(model, gelu=True, dropout=True, bias=True, layer_norm=True) -> int:
     """Gives every HF Transformer layer of `model` that computes in bfloat16 the forms above: `float32_gelu` for its
     exact GELU (`intermediate_act_fn`, as HF's TF BERT and RoBERTa have it) if `gelu`, and to its `Dropout` layers
-    `sixteen_bit_dropout` if `dropout`, and to its `Dense` layers `matmul_bias_gradient_dense` if `bias`. Returns how
-    many layers it changed; 0 for a float32 model."""
+    `sixteen_bit_dropout` if `dropout`, to its `Dense` layers `matmul_bias_gradient_dense` if `bias`, and to its
+    `LayerNormalization` layers `float32_layer_norm` if `layer_norm`. Returns how many layers it changed; 0 for a
+    float32 model."""
     changed = 0
     for layer in model.submodules:
         if getattr(layer, "compute_dtype", None) != "bfloat16":
@@ -109,5 +159,8 @@ def for_bfloat16(model, gelu=True, dropout=True, bias=True) -> int:
             changed += 1
         elif bias and type(layer) is keras.layers.Dense:
             layer.call = types.MethodType(matmul_bias_gradient_dense, layer)
+            changed += 1
+        elif layer_norm and type(layer) is keras.layers.LayerNormalization:
+            layer.call = types.MethodType(float32_layer_norm, layer)
             changed += 1
     return changed
