@@ -21,9 +21,10 @@ Measured on MiniLM's step (benchmarks/profile_step.py; benchmarks/bf16_forms.py 
               EPYC the timed step gained nothing beyond the repeats' spread, so this form is kept for its precision.
     LayerNorm Keras computes a bfloat16 LayerNorm in float32 (BERT's epsilon, 1e-12, rules out its fused kernel) in
               thirteen element-wise kernels and casts, and its gradient by autodiff in twenty-five more; here it is
-              computed in float32 each way in one kernel compiled by XLA, gamma's and beta's gradients summed over
-              the rows by a matmul (XLA's CPU column sums are slow). XLA compiles again for each new shape (about
-              170 ms on a CPU, once per batch length seen).
+              computed in float32 each way in one kernel compiled by XLA (the forward one keeps each row's mean and
+              1 / sqrt(variance + epsilon) for the gradient), gamma's and beta's gradients summed over the rows by a
+              matmul (XLA's CPU column sums are slow). XLA compiles again for each new shape (about 110 ms on a CPU,
+              once per batch length seen).
 Only layers computing in bfloat16 change: a float32 model runs HF's own code, bit for bit.
 """
 import types
@@ -73,12 +74,18 @@ def sixteen_bit_dropout(layer, inputs, training=None):
     return inputs * tf.cast(tf.cast(keep, tf.float32) / (1 - layer.rate), inputs.dtype)
 
 
+def column_sums(tensor):
+    """(..., W) -> (W,) float32: the sums over all rows, by a matmul with a row of ones (oneDNN: float32 accumulation,
+    then one rounding to the tensor's dtype)."""
+    rows = tf.reshape(tensor, [-1, tf.shape(tensor)[-1]])  # (rows, W)
+    return tf.cast(tf.reshape(tf.matmul(tf.ones([1, tf.shape(rows)[0]], rows.dtype), rows), [-1]), tf.float32)
+
+
 @tf.custom_gradient
 def bias_add(x, bias):
     """`tf.nn.bias_add(x, bias)` whose gradient for `bias` is a matmul: ones (1, rows) @ dy (rows, units)."""
     def gradient(dy):
-        rows = tf.reshape(dy, [-1, tf.shape(dy)[-1]])  # (rows, units)
-        return dy, tf.reshape(tf.matmul(tf.ones([1, tf.shape(rows)[0]], dy.dtype), rows), [-1])  # (units,)
+        return dy, tf.cast(column_sums(dy), dy.dtype)  # (units,)
 
     return tf.nn.bias_add(x, bias), gradient
 
@@ -100,23 +107,22 @@ def matmul_bias_gradient_dense(layer, inputs):
 
 @tf.function(jit_compile=True)
 def _layer_norm(x, gamma, beta, epsilon):
-    """LayerNorm of a 16-bit `x` over its last axis, computed in float32, in x's dtype: one XLA kernel."""
+    """LayerNorm of a 16-bit `x` over its last axis, computed in float32, in x's dtype, and the float32 mean and
+    1 / sqrt(variance + epsilon) of each row (..., 1) for the gradient: one XLA kernel."""
     x32 = tf.cast(x, tf.float32)
-    mean, variance = tf.nn.moments(x32, [-1], keepdims=True)  # (..., 1) each
-    return tf.cast((x32 - mean) * tf.math.rsqrt(variance + epsilon) * gamma + beta, x.dtype)
+    mean = tf.reduce_mean(x32, -1, keepdims=True)  # (..., 1)
+    inverse = tf.math.rsqrt(tf.reduce_mean(tf.square(x32 - mean), -1, keepdims=True) + epsilon)  # (..., 1)
+    return tf.cast((x32 - mean) * inverse * gamma + beta, x.dtype), mean, inverse
 
 
 @tf.function(jit_compile=True)
-def _layer_norm_gradient(x, gamma, dy, epsilon):
-    """dL/dx in x's dtype, and (dy * x_hat, dy) side by side in float32, whose column sums are gamma's and beta's
-    gradients: one XLA kernel."""
-    x32, dy32 = tf.cast(x, tf.float32), tf.cast(dy, tf.float32)
-    mean, variance = tf.nn.moments(x32, [-1], keepdims=True)  # (..., 1) each
-    inverse = tf.math.rsqrt(variance + epsilon)  # (..., 1)
-    x_hat = (x32 - mean) * inverse  # (..., H)
+def _layer_norm_gradient(x, mean, inverse, gamma, dy):
+    """dL/dx in x's dtype, and dy * x_hat in float32, whose column sums are gamma's gradient: one XLA kernel."""
+    x_hat = (tf.cast(x, tf.float32) - mean) * inverse  # (..., H)
+    dy32 = tf.cast(dy, tf.float32)
     g = dy32 * gamma  # dL/dx_hat
     dx = inverse * (g - tf.reduce_mean(g, -1, keepdims=True) - x_hat * tf.reduce_mean(g * x_hat, -1, keepdims=True))
-    return tf.cast(dx, x.dtype), tf.concat([dy32 * x_hat, dy32], -1)  # (..., H), (..., 2H)
+    return tf.cast(dx, x.dtype), dy32 * x_hat
 
 
 def float32_layer_norm(layer, inputs):
@@ -128,15 +134,15 @@ def float32_layer_norm(layer, inputs):
 
     @tf.custom_gradient
     def normalize(x, gamma, beta):
+        with tf.name_scope("layer_norm"):
+            y, mean, inverse = _layer_norm(x, gamma, beta, layer.epsilon)  # (..., H), (..., 1), (..., 1)
+
         def gradient(dy):
             with tf.name_scope("layer_norm_gradient"):
-                dx, products = _layer_norm_gradient(x, gamma, dy, layer.epsilon)  # (..., H), (..., 2H)
-                rows = tf.reshape(products, [-1, products.shape[-1]])  # (rows, 2H)
-                sums = tf.matmul(tf.ones([1, tf.shape(rows)[0]]), rows)  # (1, 2H): oneDNN, float32
-                return [dx] + tf.split(tf.reshape(sums, [-1]), 2)  # dx, gamma's (H,), beta's (H,)
+                dx, dy_x_hat = _layer_norm_gradient(x, mean, inverse, gamma, dy)  # (..., H) each
+                return dx, column_sums(dy_x_hat), column_sums(dy)  # beta's: dy's sums, rounded once to dy's dtype
 
-        with tf.name_scope("layer_norm"):
-            return _layer_norm(x, gamma, beta, layer.epsilon), gradient
+        return y, gradient
 
     return normalize(inputs, tf.convert_to_tensor(layer.gamma), tf.convert_to_tensor(layer.beta))
 
