@@ -23,8 +23,8 @@ Measured on MiniLM's step (benchmarks/profile_step.py; benchmarks/bf16_forms.py 
               thirteen element-wise kernels and casts, and its gradient by autodiff in twenty-five more; here it is
               computed in float32 each way in one kernel compiled by XLA (the forward one keeps each row's mean and
               1 / sqrt(variance + epsilon) for the gradient), gamma's and beta's gradients summed over the rows by a
-              matmul (XLA's CPU column sums are slow). XLA compiles again for each new shape (about 110 ms on a CPU,
-              once per batch length seen).
+              float32 matmul (XLA's CPU column sums are slow, and a bfloat16 one inside an XLA-compiled step is slower
+              still). XLA compiles again for each new shape (about 150 ms on a CPU, once per batch length seen).
 Only layers computing in bfloat16 change: a float32 model runs HF's own code, bit for bit.
 """
 import types
@@ -117,12 +117,13 @@ def _layer_norm(x, gamma, beta, epsilon):
 
 @tf.function(jit_compile=True)
 def _layer_norm_gradient(x, mean, inverse, gamma, dy):
-    """dL/dx in x's dtype, and dy * x_hat in float32, whose column sums are gamma's gradient: one XLA kernel."""
+    """dL/dx in x's dtype, and (dy * x_hat, dy) side by side in float32, whose column sums are gamma's and beta's
+    gradients: one XLA kernel."""
     x_hat = (tf.cast(x, tf.float32) - mean) * inverse  # (..., H)
     dy32 = tf.cast(dy, tf.float32)
     g = dy32 * gamma  # dL/dx_hat
     dx = inverse * (g - tf.reduce_mean(g, -1, keepdims=True) - x_hat * tf.reduce_mean(g * x_hat, -1, keepdims=True))
-    return tf.cast(dx, x.dtype), dy32 * x_hat
+    return tf.cast(dx, x.dtype), tf.concat([dy32 * x_hat, dy32], -1)  # (..., H), (..., 2H)
 
 
 def float32_layer_norm(layer, inputs):
@@ -139,8 +140,8 @@ def float32_layer_norm(layer, inputs):
 
         def gradient(dy):
             with tf.name_scope("layer_norm_gradient"):
-                dx, dy_x_hat = _layer_norm_gradient(x, mean, inverse, gamma, dy)  # (..., H) each
-                return dx, column_sums(dy_x_hat), column_sums(dy)  # beta's: dy's sums, rounded once to dy's dtype
+                dx, products = _layer_norm_gradient(x, mean, inverse, gamma, dy)  # (..., H), (..., 2H)
+                return [dx] + tf.split(column_sums(products), 2)  # dx, gamma's (H,), beta's (H,)
 
         return y, gradient
 
