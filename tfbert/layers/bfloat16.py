@@ -23,8 +23,9 @@ Measured on MiniLM's step (benchmarks/profile_step.py; benchmarks/bf16_forms.py 
               thirteen element-wise kernels and casts, and its gradient by autodiff in twenty-five more; here it is
               computed in float32 each way in one kernel compiled by XLA (the forward one keeps each row's mean and
               1 / sqrt(variance + epsilon) for the gradient), gamma's and beta's gradients summed over the rows by a
-              float32 matmul (XLA's CPU column sums are slow, and a bfloat16 one inside an XLA-compiled step is slower
-              still). XLA compiles again for each new shape (about 150 ms on a CPU, once per batch length seen).
+              float32 matmul (XLA's CPU column sums are slow; summing beta's in bfloat16 made MiniLM's XLA-compiled
+              bf16 step 2.5x slower). XLA compiles again for each new shape (about 150 ms on a CPU, once per batch
+              length seen), which a short run pays for.
 Only layers computing in bfloat16 change: a float32 model runs HF's own code, bit for bit.
 """
 import types

@@ -65,7 +65,7 @@ def hf_adapter(encoder, num_classes: int, trainable: bool, max_length=128) -> En
 
     hf = TFBertForSequenceClassification.from_pretrained(encoder.hf_source, num_labels=num_classes)
     hf.bert.trainable = trainable
-    for_bfloat16(hf)  # under mixed_bfloat16 only: GELU and dropout in faster forms, bias gradients summed in float32
+    for_bfloat16(hf)  # under mixed_bfloat16 only: GELU, dropout, LayerNorm faster; bias gradients in float32
     ids = keras.Input((None,), dtype=tf.int32, name="input_ids")  # (B, T)
     mask = tf.cast(tf.not_equal(ids, 0), tf.int32)  # (B, T) 1 at real tokens
     outputs = hf.bert(input_ids=ids, attention_mask=mask)

@@ -87,7 +87,7 @@ def build_model(config: KantaiBertConfig, model_class=KantaiBert) -> TFRobertaFo
     hf_config = RobertaConfig(**{k: v for k, v in dataclasses.asdict(config).items() if k != "block_size"})
     model = model_class(hf_config)
     model(model.dummy_inputs)  # creates the weights
-    for_bfloat16(model)  # under mixed_bfloat16 only: GELU and dropout in faster forms, bias gradients summed in float32
+    for_bfloat16(model)  # under mixed_bfloat16 only: GELU, dropout, LayerNorm faster; bias gradients in float32
     return model
 
 
