@@ -40,13 +40,12 @@ from tfbert.models import bert
 
 ROOT = Path(__file__).resolve().parents[1]
 BF16 = train.Compute("mixed_bfloat16")
+FORMS = {"GELU": "gelu", "dropout": "dropout", "bias": "bias", "LayerNorm": "layer_norm"}  # for_bfloat16's switches
 SETUPS = {  # name: (Compute, forms for for_bfloat16, other form: see `use`)
     "float32": (train.Compute(), {}, None),
-    "bf16, HF's forms": (BF16, {"gelu": False, "dropout": False, "bias": False, "layer_norm": False}, None),
-    "bf16, GELU form": (BF16, {"dropout": False, "bias": False, "layer_norm": False}, None),
-    "bf16, dropout form": (BF16, {"gelu": False, "bias": False, "layer_norm": False}, None),
-    "bf16, bias form": (BF16, {"gelu": False, "dropout": False, "layer_norm": False}, None),
-    "bf16, LayerNorm form": (BF16, {"gelu": False, "dropout": False, "bias": False}, None),
+    "bf16, HF's forms": (BF16, dict.fromkeys(FORMS.values(), False), None),
+    **{f"bf16, {name} form": (BF16, {other: other == form for other in FORMS.values()}, None)
+       for name, form in FORMS.items()},
     "bf16, all forms but LayerNorm": (BF16, {"layer_norm": False}, None),
     "bf16, all forms (tfbert)": (BF16, {}, None),
     "bf16, GELU form without XLA": (BF16, {}, "unfused gelu"),

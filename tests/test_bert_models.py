@@ -161,10 +161,8 @@ def test_under_bfloat16_hf_layers_take_gelu_in_float32_and_16_bit_dropout_masks_
     float32 = bert.hf_adapter(tiny_encoder, 4, True, max_length=32).network
     assert {layer.intermediate_act_fn.__name__ for layer in float32.submodules
             if hasattr(layer, "intermediate_act_fn")} == {"gelu"}  # HF's own function: float32 runs bit for bit
-    assert not any("call" in vars(layer) for layer in float32.submodules if isinstance(layer, keras.layers.Dropout))
-    assert not any("call" in vars(layer) for layer in float32.submodules if type(layer) is keras.layers.Dense)
-    assert not any("call" in vars(layer) for layer in float32.submodules
-                   if type(layer) is keras.layers.LayerNormalization)
+    for kind in (keras.layers.Dropout, keras.layers.Dense, keras.layers.LayerNormalization):  # Keras' own `call`
+        assert not any("call" in vars(layer) for layer in float32.submodules if isinstance(layer, kind))
 
 
 def test_under_bfloat16_hf_dense_layers_sum_their_bias_gradient_in_float32_and_compute_the_rest_as_keras(
@@ -199,7 +197,7 @@ def test_under_bfloat16_hf_layer_norms_compute_in_float32_each_way_eagerly_and_i
         width = norm.gamma.shape[0]
         norm.gamma.assign(1 + 0.3 * tf.random.stateless_normal((width,), seed=(3, 4)))
         norm.beta.assign(0.3 * tf.random.stateless_normal((width,), seed=(5, 6)))
-        x = tf.cast(2 + 3 * tf.random.stateless_normal((8, 30, width), seed=(1, 2)), tf.bfloat16)  # (batch, tokens, width)
+        x = tf.cast(2 + 3 * tf.random.stateless_normal((8, 30, width), seed=(1, 2)), tf.bfloat16)  # (batch, tokens, W)
         dy = tf.cast(tf.random.stateless_normal((8, 30, width), seed=(7, 8)), tf.bfloat16)
 
         def forward_and_gradients(layer):

@@ -76,17 +76,17 @@ def sixteen_bit_dropout(layer, inputs, training=None):
 
 
 def column_sums(tensor):
-    """(..., W) -> (W,) float32: the sums over all rows, by a matmul with a row of ones (oneDNN: float32 accumulation,
-    then one rounding to the tensor's dtype)."""
+    """(..., W) -> (W,): the sums over all rows, by a matmul with a row of ones (oneDNN: float32 accumulation, then
+    one rounding to the tensor's dtype)."""
     rows = tf.reshape(tensor, [-1, tf.shape(tensor)[-1]])  # (rows, W)
-    return tf.cast(tf.reshape(tf.matmul(tf.ones([1, tf.shape(rows)[0]], rows.dtype), rows), [-1]), tf.float32)
+    return tf.reshape(tf.matmul(tf.ones([1, tf.shape(rows)[0]], rows.dtype), rows), [-1])
 
 
 @tf.custom_gradient
 def bias_add(x, bias):
     """`tf.nn.bias_add(x, bias)` whose gradient for `bias` is a matmul: ones (1, rows) @ dy (rows, units)."""
     def gradient(dy):
-        return dy, tf.cast(column_sums(dy), dy.dtype)  # (units,)
+        return dy, column_sums(dy)  # (units,)
 
     return tf.nn.bias_add(x, bias), gradient
 
